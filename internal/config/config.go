@@ -1,0 +1,196 @@
+// Package config turns command-line flags and SLUICE_* environment variables
+// into one typed Config. There are no package-level settings: the result is
+// passed to internal/app, which builds everything from it.
+package config
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is every setting Sluice reads at start-up.
+type Config struct {
+	Addr           string
+	DataDir        string
+	DatabaseURL    string
+	TLSCert        string
+	TLSKey         string
+	InsecureHTTP   bool
+	TrustedProxies string
+	Workers        int
+	NoWorker       bool
+	FilesDir       string
+	EgressAllow    string
+	MasterKeyFile  string
+	PublicURL      string
+	LogFormat      string
+	LogLevel       string
+	SessionIdle    time.Duration
+	SessionMax     time.Duration
+	ShutdownGrace  time.Duration
+}
+
+// Postgres reports whether the configured database is PostgreSQL rather
+// than the embedded SQLite file.
+func (c *Config) Postgres() bool {
+	return strings.HasPrefix(c.DatabaseURL, "postgres://") || strings.HasPrefix(c.DatabaseURL, "postgresql://")
+}
+
+// SQLitePath is the database file used when no --database-url is given.
+func (c *Config) SQLitePath() string {
+	return filepath.Join(c.DataDir, "sluice.db")
+}
+
+// TLS reports whether the server terminates TLS itself.
+func (c *Config) TLS() bool { return c.TLSCert != "" }
+
+// Set names which groups of flags a command accepts.
+type Set int
+
+// The flag groups.
+const (
+	// DB is the database location: every command needs it.
+	DB Set = 1 << iota
+	// Server is the HTTP listener and its security settings.
+	Server
+	// Worker is the queue worker pool.
+	Worker
+	// Logging is the log format and level.
+	Logging
+)
+
+// Parse reads flags for a command from args, with SLUICE_* environment
+// variables as defaults (a flag given on the command line wins). getenv is
+// os.Getenv in production and a map in tests.
+func Parse(name string, set Set, args []string, getenv func(string) string) (*Config, *flag.FlagSet, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	env := func(flagName, def string) string {
+		key := "SLUICE_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+		if v := getenv(key); v != "" {
+			return v
+		}
+		return def
+	}
+	var envErrs []error
+	str := func(p *string, flagName, def, usage string) {
+		fs.StringVar(p, flagName, env(flagName, def), usage+" (env SLUICE_"+strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))+")")
+	}
+	boolean := func(p *bool, flagName, usage string) {
+		v := env(flagName, "false")
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("environment variable for --%s: %q is not true or false", flagName, v))
+		}
+		fs.BoolVar(p, flagName, b, usage)
+	}
+	dur := func(p *time.Duration, flagName string, def time.Duration, usage string) {
+		v := env(flagName, def.String())
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("environment variable for --%s: %q is not a duration such as 8h or 30m", flagName, v))
+			d = def
+		}
+		fs.DurationVar(p, flagName, d, usage)
+	}
+
+	str(&c.DataDir, "data-dir", "./data", "directory for the SQLite database, key file and local blobs")
+	str(&c.DatabaseURL, "database-url", "", "postgres://... to use PostgreSQL instead of the embedded SQLite file")
+	str(&c.MasterKeyFile, "master-key-file", "", "file holding the master key that encrypts the keyring")
+	if set&Logging != 0 {
+		str(&c.LogFormat, "log-format", "text", "log format: text or json")
+		str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
+	}
+	if set&Server != 0 {
+		str(&c.Addr, "addr", "127.0.0.1:8080", "address to listen on")
+		str(&c.TLSCert, "tls-cert", "", "TLS certificate file (PEM)")
+		str(&c.TLSKey, "tls-key", "", "TLS private key file (PEM)")
+		boolean(&c.InsecureHTTP, "insecure-http", "allow plain HTTP on a non-loopback address (behind a TLS proxy only)")
+		str(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed")
+		str(&c.PublicURL, "public-url", "", "URL users reach Sluice at, used in printed links (default: derived from --addr)")
+		str(&c.FilesDir, "files-dir", "", "the only directory file reads and writes may touch (default DATA_DIR/files)")
+		str(&c.EgressAllow, "egress-allow", "", "instance-wide egress allowlist: CIDRs or hosts, comma-separated")
+		boolean(&c.NoWorker, "no-worker", "do not run queue workers in this process")
+		dur(&c.SessionIdle, "session-idle-timeout", 8*time.Hour, "a session unused this long ends")
+		dur(&c.SessionMax, "session-max-age", 7*24*time.Hour, "a session ends this long after login, used or not")
+	}
+	if set&(Server|Worker) != 0 {
+		workers := env("workers", "4")
+		n, err := strconv.Atoi(workers)
+		if err != nil {
+			envErrs = append(envErrs, fmt.Errorf("environment variable for --workers: %q is not a number", workers))
+		}
+		fs.IntVar(&c.Workers, "workers", n, "number of jobs this process runs at once")
+		dur(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests and jobs get to finish on SIGINT/SIGTERM")
+	}
+	if err := errors.Join(envErrs...); err != nil {
+		return nil, fs, err
+	}
+	if err := fs.Parse(args); err != nil {
+		return nil, fs, err
+	}
+	if err := c.validate(set); err != nil {
+		return nil, fs, err
+	}
+	return c, fs, nil
+}
+
+func (c *Config) validate(set Set) error {
+	if c.DatabaseURL != "" && !c.Postgres() {
+		return fmt.Errorf("--database-url %q: only postgres:// or postgresql:// URLs are supported; leave it empty to use SQLite in --data-dir", redactURL(c.DatabaseURL))
+	}
+	if c.DataDir == "" {
+		return errors.New("--data-dir must not be empty")
+	}
+	if set&Server != 0 {
+		if (c.TLSCert == "") != (c.TLSKey == "") {
+			return errors.New("--tls-cert and --tls-key must be given together")
+		}
+		if c.SessionIdle <= 0 || c.SessionMax <= 0 || c.SessionIdle > c.SessionMax {
+			return errors.New("--session-idle-timeout and --session-max-age must be positive, and the idle timeout no longer than the maximum age")
+		}
+		if c.FilesDir == "" {
+			c.FilesDir = filepath.Join(c.DataDir, "files")
+		}
+	}
+	if set&(Server|Worker) != 0 && (c.Workers < 1 || c.Workers > 1000) {
+		return fmt.Errorf("--workers %d: must be between 1 and 1000", c.Workers)
+	}
+	switch c.LogFormat {
+	case "", "text", "json":
+	default:
+		return fmt.Errorf("--log-format %q: use text or json", c.LogFormat)
+	}
+	switch c.LogLevel {
+	case "", "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// redactURL hides the password of a database URL so it can be shown in an
+// error message.
+func redactURL(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		rest := s[i+3:]
+		if at := strings.LastIndex(rest, "@"); at >= 0 {
+			if colon := strings.Index(rest[:at], ":"); colon >= 0 {
+				return s[:i+3] + rest[:colon] + ":[REDACTED]" + rest[at:]
+			}
+		}
+	}
+	return s
+}
+
+// RedactURL is redactURL for callers that print the database URL.
+func RedactURL(s string) string { return redactURL(s) }
+
+// Getenv is os.Getenv, named so callers need not import os for it.
+func Getenv(key string) string { return os.Getenv(key) }
