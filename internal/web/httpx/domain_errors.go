@@ -1,0 +1,51 @@
+package httpx
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/sluice-dev/sluice/internal/account"
+)
+
+// domainError maps the errors of the feature packages to answers. It is
+// part of WriteError, the one place errors become status codes; nil means
+// the error is not one of them.
+func domainError(err error) *Error {
+	var invalid *account.InvalidInputError
+	var throttled *account.ThrottledError
+	switch {
+	case errors.As(err, &invalid):
+		return Unprocessable("invalid_field", invalid.Error(), Detail{Field: invalid.Field, Message: invalid.Message})
+	case errors.As(err, &throttled):
+		e := TooManyRequests(throttled.Error(), throttled.RetryAfter)
+		e.Code = "too_many_attempts"
+		return e
+	case errors.Is(err, account.ErrInvalidCredentials):
+		return &Error{Status: http.StatusUnauthorized, Code: "invalid_credentials", Message: err.Error()}
+	case errors.Is(err, account.ErrTOTPRequired):
+		return &Error{Status: http.StatusUnauthorized, Code: "totp_required", Message: account.ErrTOTPRequired.Error(),
+			Details: []Detail{{Field: "totp", Message: "required"}}}
+	case errors.Is(err, account.ErrInvalidTOTP):
+		return &Error{Status: http.StatusUnauthorized, Code: "invalid_totp", Message: account.ErrInvalidTOTP.Error(),
+			Details: []Detail{{Field: "totp", Message: "wrong, expired or already used"}}}
+	case errors.Is(err, account.ErrUnauthenticated):
+		return &Error{Status: http.StatusUnauthorized, Code: "unauthenticated", Message: account.ErrUnauthenticated.Error()}
+	case errors.Is(err, account.ErrAccountDisabled):
+		return &Error{Status: http.StatusForbidden, Code: "account_disabled", Message: account.ErrAccountDisabled.Error()}
+	case errors.Is(err, account.ErrForbidden):
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: account.ErrForbidden.Error()}
+	case errors.Is(err, account.ErrSetupDone):
+		return &Error{Status: http.StatusConflict, Code: "setup_complete", Message: account.ErrSetupDone.Error()}
+	case errors.Is(err, account.ErrSetupToken):
+		return &Error{Status: http.StatusForbidden, Code: "invalid_setup_token", Message: account.ErrSetupToken.Error(),
+			Details: []Detail{{Field: "token", Message: "wrong or missing"}}}
+	case errors.Is(err, account.ErrWrongPassword):
+		return &Error{Status: http.StatusForbidden, Code: "wrong_password", Message: account.ErrWrongPassword.Error(),
+			Details: []Detail{{Field: "password", Message: "does not match"}}}
+	case errors.Is(err, account.ErrLastAdmin):
+		return &Error{Status: http.StatusConflict, Code: "last_admin", Message: account.ErrLastAdmin.Error()}
+	case errors.Is(err, account.ErrTOTPState):
+		return &Error{Status: http.StatusConflict, Code: "totp_state", Message: err.Error()}
+	}
+	return nil
+}
