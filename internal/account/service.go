@@ -131,3 +131,6 @@ func checkPassword(field, password, email string) error {
 	}
 	return nil
 }
+
+// SessionMax is the absolute session lifetime (the cookie's Max-Age).
+func (s *Service) SessionMax() time.Duration { return s.cfg.SessionMax }

@@ -96,7 +96,7 @@ func New(st *store.Store, opts Options) (*Queue, error) {
 	}
 	cfg := func() *river.Config {
 		c := &river.Config{
-			Logger:       opts.Logger.With("component", "queue"),
+			Logger:       quiet(opts.Logger),
 			MaxAttempts:  5,
 			Workers:      workers,
 			PeriodicJobs: opts.Periodic,
@@ -126,7 +126,7 @@ func New(st *store.Store, opts Options) (*Queue, error) {
 	case store.Postgres:
 		// The insert-only client knows the workers so it can check kinds,
 		// but has no queues and no periodic jobs of its own.
-		ic := &river.Config{Logger: opts.Logger.With("component", "queue"), Workers: workers, MaxAttempts: 5}
+		ic := &river.Config{Logger: quiet(opts.Logger), Workers: workers, MaxAttempts: 5}
 		q.inserter, err = river.NewClient(riverdatabasesql.New(st.WriteDB()), ic)
 		if err == nil && opts.Work {
 			q.pgWorker, err = river.NewClient(riverpgxv5.New(st.PgxPool()), cfg())
@@ -246,3 +246,21 @@ func (q *Queue) Ping(ctx context.Context) error {
 	}
 	return nil
 }
+
+// quiet passes River's warnings and errors on but drops its routine
+// info-level chatter (producer statistics every few seconds).
+func quiet(l *slog.Logger) *slog.Logger {
+	return slog.New(minLevel{l.With("component", "queue").Handler(), slog.LevelWarn})
+}
+
+type minLevel struct {
+	slog.Handler
+	min slog.Level
+}
+
+func (h minLevel) Enabled(ctx context.Context, l slog.Level) bool {
+	return l >= h.min && h.Handler.Enabled(ctx, l)
+}
+
+func (h minLevel) WithAttrs(a []slog.Attr) slog.Handler { return minLevel{h.Handler.WithAttrs(a), h.min} }
+func (h minLevel) WithGroup(n string) slog.Handler      { return minLevel{h.Handler.WithGroup(n), h.min} }

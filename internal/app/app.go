@@ -1,0 +1,269 @@
+// Package app is the composition root: it turns a Config into a running
+// Sluice — store, migrations, queue, account service, HTTP server — and
+// shuts them down in order.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/sluice-dev/sluice/internal/account"
+	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/netguard"
+	"github.com/sluice-dev/sluice/internal/queue"
+	"github.com/sluice-dev/sluice/internal/store"
+	"github.com/sluice-dev/sluice/internal/web"
+	"github.com/sluice-dev/sluice/internal/web/api"
+	"github.com/sluice-dev/sluice/internal/web/console"
+	"github.com/sluice-dev/sluice/internal/web/httpx"
+)
+
+// NewLogger builds the process logger from the config.
+func NewLogger(c *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(strings.ToUpper(orDefault(c.LogLevel, "info"))))
+	opts := &slog.HandlerOptions{Level: level}
+	if c.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// OpenStore opens the configured database, creating the data directory.
+func OpenStore(ctx context.Context, c *config.Config) (*store.Store, error) {
+	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory %s: %w", c.DataDir, err)
+	}
+	if c.Postgres() {
+		return store.OpenPostgres(ctx, c.DatabaseURL, store.Options{})
+	}
+	return store.OpenSQLite(ctx, c.SQLitePath(), store.Options{})
+}
+
+// Migrate applies Sluice's and River's migrations.
+func Migrate(ctx context.Context, st *store.Store) ([]int, error) {
+	applied, err := st.Migrate(ctx)
+	if err != nil {
+		return applied, err
+	}
+	return applied, queue.Migrate(ctx, st)
+}
+
+// App is a running Sluice process.
+type App struct {
+	Config   *config.Config
+	Log      *slog.Logger
+	Store    *store.Store
+	Queue    *queue.Queue
+	Accounts *account.Service
+	Metrics  *httpx.Metrics
+	Server   *web.Server
+	// Out is where the setup link is printed (stdout by default).
+	Out io.Writer
+
+	httpSrv  *http.Server
+	listener net.Listener
+}
+
+// Options adjusts New for tests and benchmarks.
+type Options struct {
+	// AccountConfig overrides the account service settings (for example
+	// cheaper argon2 parameters in tests).
+	AccountConfig *account.Config
+	// Register adds extra job workers (tests).
+	Register func(*river.Workers)
+	// QueuePoll overrides the queue's poll interval.
+	QueuePoll time.Duration
+}
+
+// New opens the store, migrates it and builds every part, without
+// listening or working yet. work says whether this process runs jobs.
+func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opts Options) (*App, error) {
+	st, err := OpenStore(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	a := &App{Config: c, Log: log, Store: st, Out: os.Stdout}
+	if _, err := Migrate(ctx, st); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	acfg := account.Config{SessionIdle: c.SessionIdle, SessionMax: c.SessionMax, Logger: log}
+	if opts.AccountConfig != nil {
+		acfg = *opts.AccountConfig
+		acfg.Logger = log
+	}
+	a.Accounts = account.NewService(st, acfg)
+	a.Metrics = httpx.NewMetrics()
+	q, err := queue.New(st, queue.Options{
+		Work: work, Workers: c.Workers, Logger: log, PollInterval: opts.QueuePoll,
+		Register: func(w *river.Workers) {
+			a.Accounts.Register(w)
+			if opts.Register != nil {
+				opts.Register(w)
+			}
+		},
+		Periodic:  a.Accounts.Periodic(),
+		OnJobDone: a.Metrics.JobDone,
+	})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.Queue = q
+	a.Metrics.SetQueueDepthFunc(q.Depth)
+	return a, nil
+}
+
+// BuildServer builds the HTTP server (serve only).
+func (a *App) BuildServer() error {
+	c := a.Config
+	proxies, err := netguard.ParseTrustedProxies(c.TrustedProxies)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	sessionMax := a.Accounts.SessionMax()
+	a.Server = web.New(web.Deps{
+		Accounts: a.Accounts,
+		API:      &api.API{Accounts: a.Accounts, Store: a.Store, TLS: c.TLS(), SessionMax: sessionMax},
+		Console:  console.New(a.Accounts, c.TLS(), sessionMax),
+		Metrics:  a.Metrics,
+		Logger:   a.Log,
+		Proxies:  proxies,
+		TLS:      c.TLS(),
+		Ready:    map[string]web.Pinger{"database": a.Store, "queue": a.Queue},
+	})
+	return nil
+}
+
+// Listen checks the address rules and opens the listener.
+func (a *App) Listen() error {
+	c := a.Config
+	loop, err := netguard.IsLoopbackAddr(c.Addr)
+	if err != nil {
+		return fmt.Errorf("--addr %q: %w", c.Addr, err)
+	}
+	if !loop && !c.TLS() && !c.InsecureHTTP {
+		return fmt.Errorf("--addr %s is reachable from other machines but TLS is off: give --tls-cert and --tls-key, or, only behind a TLS-terminating proxy, --insecure-http (with --trusted-proxies)", c.Addr)
+	}
+	ln, err := net.Listen("tcp", c.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", c.Addr, err)
+	}
+	a.listener = ln
+	a.httpSrv = &http.Server{
+		Handler:           a.Server.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      120 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(a.Log.Handler(), slog.LevelWarn),
+	}
+	if c.TLS() {
+		a.httpSrv.TLSConfig = netguard.ServerTLSConfig()
+	}
+	return nil
+}
+
+// Addr is the address the server listens on (useful with port 0).
+func (a *App) Addr() string { return a.listener.Addr().String() }
+
+// BaseURL is the URL printed in links.
+func (a *App) BaseURL() string {
+	if a.Config.PublicURL != "" {
+		return strings.TrimRight(a.Config.PublicURL, "/")
+	}
+	scheme := "http"
+	if a.Config.TLS() {
+		scheme = "https"
+	}
+	addr := a.Config.Addr
+	if a.listener != nil {
+		addr = a.listener.Addr().String()
+	}
+	return scheme + "://" + addr
+}
+
+// PrintSetupLink prints a one-time setup link while the instance has no
+// user. The token is printed, never logged: log pipelines keep copies.
+func (a *App) PrintSetupLink(ctx context.Context) error {
+	token, err := a.Accounts.PrepareSetup(ctx)
+	if err != nil || token == "" {
+		return err
+	}
+	fmt.Fprintf(a.Out, "\n  Sluice has no account yet. Open this one-time link to create the first one:\n\n    %s/setup?token=%s\n\n  (or run: sluice admin create-user --email you@example.com --admin)\n\n", a.BaseURL(), token)
+	return nil
+}
+
+// Serve runs until ctx is cancelled, then shuts down in order: stop taking
+// requests and let those in flight finish, stop the queue (jobs in flight
+// finish, or are cancelled and retried later), close the database.
+func (a *App) Serve(ctx context.Context) error {
+	if err := a.Queue.Start(ctx); err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		var err error
+		if a.Config.TLS() {
+			err = a.httpSrv.ServeTLS(a.listener, a.Config.TLSCert, a.Config.TLSKey)
+		} else {
+			err = a.httpSrv.Serve(a.listener)
+		}
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		errc <- err
+	}()
+	a.Log.Info("sluice listening", "url", a.BaseURL(), "database", string(a.Store.Dialect()), "workers", !a.Config.NoWorker)
+	var serveErr error
+	select {
+	case <-ctx.Done():
+	case serveErr = <-errc:
+	}
+	a.Log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
+	defer cancel()
+	err := errors.Join(serveErr, a.httpSrv.Shutdown(sctx), a.Queue.Stop(sctx))
+	return errors.Join(err, a.Store.Close())
+}
+
+// Work runs only the queue workers until ctx is cancelled.
+func (a *App) Work(ctx context.Context) error {
+	if err := a.Queue.Start(ctx); err != nil {
+		return err
+	}
+	a.Log.Info("sluice worker running", "database", string(a.Store.Dialect()), "workers", a.Config.Workers)
+	<-ctx.Done()
+	a.Log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
+	defer cancel()
+	return errors.Join(a.Queue.Stop(sctx), a.Store.Close())
+}
+
+// Close releases everything without serving (after New for one-off
+// commands, or when start-up fails).
+func (a *App) Close() error {
+	if a.listener != nil {
+		a.listener.Close()
+	}
+	return a.Store.Close()
+}

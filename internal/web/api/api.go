@@ -1,0 +1,67 @@
+// Package api is Sluice's JSON API under /api/v1. Handlers are thin: they
+// decode, call a feature package and encode; errors go to httpx.WriteError.
+package api
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/account"
+	"github.com/sluice-dev/sluice/internal/store"
+	"github.com/sluice-dev/sluice/internal/web/httpx"
+)
+
+// API holds what the handlers need.
+type API struct {
+	Accounts *account.Service
+	Store    *store.Store
+	// TLS says cookies must be Secure.
+	TLS bool
+	// SessionMax is the cookie lifetime, the session's absolute expiry.
+	SessionMax time.Duration
+}
+
+// Routes is the API's part of the server's route table.
+func (a *API) Routes() []httpx.Route {
+	pub, user, admin := httpx.Public, httpx.User, httpx.Admin
+	return []httpx.Route{
+		{Method: "POST", Path: "/api/v1/setup", Access: pub, Handler: a.setup},
+		{Method: "POST", Path: "/api/v1/auth/login", Access: pub, Handler: a.login},
+		{Method: "POST", Path: "/api/v1/auth/logout", Access: user, Handler: a.logout},
+		{Method: "GET", Path: "/api/v1/me", Access: user, Handler: a.me},
+		{Method: "POST", Path: "/api/v1/me/password", Access: user, Handler: a.changePassword},
+		{Method: "GET", Path: "/api/v1/me/sessions", Access: user, Handler: a.listSessions},
+		{Method: "DELETE", Path: "/api/v1/me/sessions", Access: user, Handler: a.revokeOtherSessions},
+		{Method: "DELETE", Path: "/api/v1/me/sessions/{id}", Access: user, Handler: a.revokeSession},
+		{Method: "GET", Path: "/api/v1/me/api-keys", Access: user, Handler: a.listAPIKeys},
+		{Method: "POST", Path: "/api/v1/me/api-keys", Access: user, Handler: a.createAPIKey},
+		{Method: "DELETE", Path: "/api/v1/me/api-keys/{id}", Access: user, Handler: a.revokeAPIKey},
+		{Method: "POST", Path: "/api/v1/me/totp", Access: user, Handler: a.beginTOTP},
+		{Method: "POST", Path: "/api/v1/me/totp/confirm", Access: user, Handler: a.confirmTOTP},
+		{Method: "POST", Path: "/api/v1/me/totp/disable", Access: user, Handler: a.disableTOTP},
+		{Method: "POST", Path: "/api/v1/me/totp/recovery-codes", Access: user, Handler: a.renewRecoveryCodes},
+		{Method: "GET", Path: "/api/v1/users", Access: admin, Handler: a.listUsers},
+		{Method: "POST", Path: "/api/v1/users", Access: admin, Handler: a.createUser},
+		{Method: "PATCH", Path: "/api/v1/users/{id}", Access: admin, Handler: a.patchUser},
+		{Method: "GET", Path: "/api/v1/audit", Access: admin, Handler: a.listAudit},
+		{Method: "GET", Path: "/api/v1/audit/verify", Access: admin, Handler: a.verifyAudit},
+	}
+}
+
+// principal is the caller; the guard has made sure there is one.
+func principal(r *http.Request) *account.Principal {
+	return account.PrincipalFrom(r.Context())
+}
+
+// client describes the caller for sessions and audit events.
+func client(r *http.Request) account.Client {
+	return account.ClientOf(httpx.ClientIPFrom(r.Context()), r.UserAgent())
+}
+
+// list wraps a list answer as {"<name>": [...]} with a non-null array.
+func list[T any](name string, items []T) map[string]any {
+	if items == nil {
+		items = []T{}
+	}
+	return map[string]any{name: items}
+}

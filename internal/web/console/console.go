@@ -1,0 +1,233 @@
+// Package console is the web console: server-rendered HTML pages that use
+// the same account service and the same guard as the JSON API. Pages carry
+// no inline script or style, so the strict CSP holds.
+package console
+
+import (
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/account"
+	"github.com/sluice-dev/sluice/internal/web/httpx"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static
+var staticFS embed.FS
+
+// Console serves the pages.
+type Console struct {
+	Accounts   *account.Service
+	TLS        bool
+	SessionMax time.Duration
+	tmpl       *template.Template
+}
+
+// New parses the templates.
+func New(accounts *account.Service, tls bool, sessionMax time.Duration) *Console {
+	t := template.Must(template.New("").ParseFS(templateFS, "templates/*.html"))
+	return &Console{Accounts: accounts, TLS: tls, SessionMax: sessionMax, tmpl: t}
+}
+
+// Routes is the console's part of the server's route table.
+func (c *Console) Routes() []httpx.Route {
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.StripPrefix("/static/", http.FileServerFS(static))
+	return []httpx.Route{
+		{Method: "GET", Path: "/{$}", Access: httpx.Public, Handler: c.home},
+		{Method: "GET", Path: "/setup", Access: httpx.Public, Handler: c.setupPage},
+		{Method: "POST", Path: "/setup", Access: httpx.Public, Handler: c.setupPost, Form: true},
+		{Method: "GET", Path: "/login", Access: httpx.Public, Handler: c.loginPage},
+		{Method: "POST", Path: "/login", Access: httpx.Public, Handler: c.loginPost, Form: true},
+		{Method: "POST", Path: "/logout", Access: httpx.User, Handler: c.logoutPost, Form: true},
+		{Method: "GET", Path: "/static/", Access: httpx.Public, Handler: files.ServeHTTP},
+	}
+}
+
+// page is what every template gets.
+type page struct {
+	Title   string
+	User    *account.Principal
+	CSRF    string
+	Error   string
+	Fields  map[string]string // field name → problem
+	Values  map[string]string // values to put back in the form
+	Notice  string
+	Message string
+}
+
+func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
+	if p.User == nil {
+		p.User = account.PrincipalFrom(r.Context())
+	}
+	if p.User != nil {
+		p.CSRF = p.User.CSRFToken()
+	}
+	var b strings.Builder
+	if err := c.tmpl.ExecuteTemplate(&b, name, p); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write([]byte(b.String()))
+}
+
+// Fail answers a page request that the guard refused: to the login page
+// when a session is needed, else an error page.
+func (c *Console) Fail(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, account.ErrUnauthenticated) {
+		httpx.ClearSessionCookie(w, c.TLS)
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+		return
+	}
+	status, msg := problem(r, err)
+	c.render(w, r, status, "error.html", page{Title: "Error", Error: msg})
+}
+
+// problem turns an error into a status and a message through the API's
+// error mapping, so pages and API agree on what an error means.
+func problem(r *http.Request, err error) (int, string) {
+	status, msg, _ := problemHeader(r, err)
+	return status, msg
+}
+
+func problemHeader(r *http.Request, err error) (int, string, http.Header) {
+	rec := &captured{header: http.Header{}}
+	httpx.WriteError(rec, r, err)
+	var body struct {
+		Error struct {
+			Message string `json:"message"`
+		} `json:"error"`
+	}
+	_ = jsonUnmarshal(rec.body, &body)
+	return rec.status, body.Error.Message, rec.header
+}
+
+func (c *Console) home(w http.ResponseWriter, r *http.Request) {
+	p := account.PrincipalFrom(r.Context())
+	if p == nil {
+		needed, err := c.Accounts.SetupNeeded(r.Context())
+		if err != nil {
+			c.Fail(w, r, err)
+			return
+		}
+		if needed {
+			c.render(w, r, http.StatusOK, "setup-needed.html", page{Title: "Set up Sluice"})
+			return
+		}
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	c.render(w, r, http.StatusOK, "home.html", page{Title: "Sluice", Notice: r.URL.Query().Get("notice")})
+}
+
+func (c *Console) setupPage(w http.ResponseWriter, r *http.Request) {
+	needed, err := c.Accounts.SetupNeeded(r.Context())
+	if err != nil {
+		c.Fail(w, r, err)
+		return
+	}
+	if !needed {
+		http.Redirect(w, r, "/login?notice=setup-done", http.StatusSeeOther)
+		return
+	}
+	c.render(w, r, http.StatusOK, "setup.html", page{Title: "Set up Sluice", Values: map[string]string{"token": r.URL.Query().Get("token")}})
+}
+
+func (c *Console) setupPost(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		c.Fail(w, r, httpx.BadRequest("malformed_form", "the form could not be read"))
+		return
+	}
+	f := r.PostForm
+	res, err := c.Accounts.Setup(r.Context(), account.SetupRequest{Token: f.Get("token"), Email: f.Get("email"),
+		Password: f.Get("password"), Name: f.Get("name"), Client: clientOf(r)})
+	if err != nil {
+		c.formError(w, r, "setup.html", "Set up Sluice", err, map[string]string{"token": f.Get("token"), "email": f.Get("email"), "name": f.Get("name")})
+		return
+	}
+	httpx.SetSessionCookie(w, c.TLS, res.Token, c.SessionMax)
+	http.Redirect(w, r, "/?notice=welcome", http.StatusSeeOther)
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	if account.PrincipalFrom(r.Context()) != nil {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	notice := ""
+	switch r.URL.Query().Get("notice") {
+	case "setup-done":
+		notice = "Setup is already complete: log in."
+	case "logged-out":
+		notice = "You have logged out."
+	}
+	c.render(w, r, http.StatusOK, "login.html", page{Title: "Log in", Notice: notice,
+		Values: map[string]string{"next": safeNext(r.URL.Query().Get("next"))}})
+}
+
+func (c *Console) loginPost(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		c.Fail(w, r, httpx.BadRequest("malformed_form", "the form could not be read"))
+		return
+	}
+	f := r.PostForm
+	res, err := c.Accounts.Login(r.Context(), account.LoginRequest{Email: f.Get("email"), Password: f.Get("password"),
+		TOTP: f.Get("totp"), Client: clientOf(r)})
+	if err != nil {
+		vals := map[string]string{"email": f.Get("email"), "next": safeNext(f.Get("next"))}
+		if errors.Is(err, account.ErrTOTPRequired) {
+			vals["totp_required"] = "yes"
+		}
+		c.formError(w, r, "login.html", "Log in", err, vals)
+		return
+	}
+	httpx.SetSessionCookie(w, c.TLS, res.Token, c.SessionMax)
+	http.Redirect(w, r, safeNext(f.Get("next")), http.StatusSeeOther)
+}
+
+func (c *Console) logoutPost(w http.ResponseWriter, r *http.Request) {
+	if err := c.Accounts.Logout(r.Context(), account.PrincipalFrom(r.Context()), clientOf(r)); err != nil {
+		c.Fail(w, r, err)
+		return
+	}
+	httpx.ClearSessionCookie(w, c.TLS)
+	http.Redirect(w, r, "/login?notice=logged-out", http.StatusSeeOther)
+}
+
+// formError shows a form again with the error next to its field.
+func (c *Console) formError(w http.ResponseWriter, r *http.Request, tmpl, title string, err error, values map[string]string) {
+	status, msg, h := problemHeader(r, err)
+	if ra := h.Get("Retry-After"); ra != "" {
+		w.Header().Set("Retry-After", ra)
+	}
+	fields := map[string]string{}
+	var invalid *account.InvalidInputError
+	if errors.As(err, &invalid) {
+		fields[invalid.Field] = invalid.Message
+		msg = ""
+	}
+	c.render(w, r, status, tmpl, page{Title: title, Error: msg, Fields: fields, Values: values})
+}
+
+// safeNext keeps a post-login redirect on this site.
+func safeNext(next string) string {
+	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+		return "/"
+	}
+	return next
+}
+
+func clientOf(r *http.Request) account.Client {
+	return account.ClientOf(httpx.ClientIPFrom(r.Context()), r.UserAgent())
+}
