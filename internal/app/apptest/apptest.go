@@ -280,4 +280,3 @@ func (i *Instance) tlsConfig() *tls.Config {
 // TLSClientConfig is a client TLS config trusting the instance; callers may
 // change it (for example to try TLS 1.1).
 func (i *Instance) TLSClientConfig() *tls.Config { return i.tlsConfig() }
-

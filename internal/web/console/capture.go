@@ -24,4 +24,3 @@ func (c *captured) Write(b []byte) (int, error) {
 }
 
 func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
-
