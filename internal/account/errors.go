@@ -40,7 +40,8 @@ type InvalidInputError struct {
 	Message string
 }
 
-func (e *InvalidInputError) Error() string { return fmt.Sprintf("%s: %s", e.Field, e.Message) }
+// Error reads as a sentence: "email is not a valid email address ...".
+func (e *InvalidInputError) Error() string { return fmt.Sprintf("%s %s", e.Field, e.Message) }
 
 // ThrottledError means too many failed logins from this IP or for this
 // account; try again after RetryAfter.

@@ -127,7 +127,8 @@ func checkName(name string) (string, error) {
 // checkPassword applies the password policy, naming the field.
 func checkPassword(field, password, email string) error {
 	if err := auth.CheckPasswordPolicy(password, email); err != nil {
-		return &InvalidInputError{Field: field, Message: err.Error()}
+		// The policy speaks of "password"; the field may be new_password.
+		return &InvalidInputError{Field: field, Message: strings.TrimPrefix(err.Error(), "password ")}
 	}
 	return nil
 }

@@ -91,6 +91,9 @@ type Options struct {
 	Args []string
 	// RealClock uses time.Now instead of the settable clock.
 	RealClock bool
+	// NoWorker runs no queue workers in this instance (an API node beside
+	// separate worker nodes).
+	NoWorker bool
 }
 
 // Instance is a running server.
@@ -105,6 +108,21 @@ type Instance struct {
 	Where string
 	// CA trusts the server's certificate (TLS only).
 	CA *x509.CertPool
+
+	stop     context.CancelFunc
+	done     chan error
+	stopOnce sync.Once
+	stopErr  error
+}
+
+// Stop shuts the server down as SIGTERM would and returns what Serve
+// returned. The test's cleanup calls it too; calling it twice is fine.
+func (i *Instance) Stop() error {
+	i.stopOnce.Do(func() {
+		i.stop()
+		i.stopErr = <-i.done
+	})
+	return i.stopErr
 }
 
 // Start runs a server until the test ends.
@@ -142,7 +160,7 @@ func Start(t testing.TB, o Options) *Instance {
 	acfg.SessionIdle, acfg.SessionMax = orDur(acfg.SessionIdle, c.SessionIdle), orDur(acfg.SessionMax, c.SessionMax)
 	log := app.NewLogger(c, inst.Logs)
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, c, log, true, app.Options{AccountConfig: &acfg, Register: o.Register, QueuePoll: 50 * time.Millisecond})
+	a, err := app.New(ctx, c, log, !o.NoWorker, app.Options{AccountConfig: &acfg, Register: o.Register, QueuePoll: 50 * time.Millisecond})
 	if err != nil {
 		cancel()
 		t.Fatalf("start app: %v", err)
@@ -165,11 +183,10 @@ func Start(t testing.TB, o Options) *Instance {
 	}
 	inst.App = a
 	inst.URL = a.BaseURL()
-	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx) }()
+	inst.stop, inst.done = cancel, make(chan error, 1)
+	go func() { inst.done <- a.Serve(ctx) }()
 	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
+		if err := inst.Stop(); err != nil {
 			t.Errorf("server shutdown: %v", err)
 		}
 	})
