@@ -119,4 +119,3 @@ func TestShutdownReleasesStuckJobs(t *testing.T) {
 		t.Fatalf("stuck job state after shutdown = %q, want retryable (released to run again)", s)
 	}
 }
-
