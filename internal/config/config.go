@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -25,9 +26,6 @@ type Config struct {
 	TrustedProxies string
 	Workers        int
 	NoWorker       bool
-	FilesDir       string
-	EgressAllow    string
-	MasterKeyFile  string
 	PublicURL      string
 	LogFormat      string
 	LogLevel       string
@@ -102,7 +100,6 @@ func Parse(name string, set Set, args []string, getenv func(string) string) (*Co
 
 	str(&c.DataDir, "data-dir", "./data", "directory for the SQLite database, key file and local blobs")
 	str(&c.DatabaseURL, "database-url", "", "postgres://... to use PostgreSQL instead of the embedded SQLite file")
-	str(&c.MasterKeyFile, "master-key-file", "", "file holding the master key that encrypts the keyring")
 	if set&Logging != 0 {
 		str(&c.LogFormat, "log-format", "text", "log format: text or json")
 		str(&c.LogLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -114,8 +111,6 @@ func Parse(name string, set Set, args []string, getenv func(string) string) (*Co
 		boolean(&c.InsecureHTTP, "insecure-http", "allow plain HTTP on a non-loopback address (behind a TLS proxy only)")
 		str(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed")
 		str(&c.PublicURL, "public-url", "", "URL users reach Sluice at, used in printed links (default: derived from --addr)")
-		str(&c.FilesDir, "files-dir", "", "the only directory file reads and writes may touch (default DATA_DIR/files)")
-		str(&c.EgressAllow, "egress-allow", "", "instance-wide egress allowlist: CIDRs or hosts, comma-separated")
 		boolean(&c.NoWorker, "no-worker", "do not run queue workers in this process")
 		dur(&c.SessionIdle, "session-idle-timeout", 8*time.Hour, "a session unused this long ends")
 		dur(&c.SessionMax, "session-max-age", 7*24*time.Hour, "a session ends this long after login, used or not")
@@ -155,8 +150,11 @@ func (c *Config) validate(set Set) error {
 		if c.SessionIdle <= 0 || c.SessionMax <= 0 || c.SessionIdle > c.SessionMax {
 			return errors.New("--session-idle-timeout and --session-max-age must be positive, and the idle timeout no longer than the maximum age")
 		}
-		if c.FilesDir == "" {
-			c.FilesDir = filepath.Join(c.DataDir, "files")
+		if c.PublicURL != "" {
+			u, err := url.Parse(c.PublicURL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("--public-url %q: give the full URL users open, such as https://sluice.example.com", c.PublicURL)
+			}
 		}
 	}
 	if set&(Server|Worker) != 0 && (c.Workers < 1 || c.Workers > 1000) {

@@ -1,0 +1,69 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParse(t *testing.T) {
+	all := DB | Server | Worker | Logging
+	cases := []struct {
+		name    string
+		args    []string
+		env     map[string]string
+		wantErr string
+		check   func(t *testing.T, c *Config)
+	}{
+		{name: "defaults", check: func(t *testing.T, c *Config) {
+			if c.Addr != "127.0.0.1:8080" || c.DataDir != "./data" || c.Workers != 4 || c.SessionIdle != 8*time.Hour || c.Postgres() || c.TLS() {
+				t.Fatalf("defaults: %+v", c)
+			}
+		}},
+		{name: "env sets a default", env: map[string]string{"SLUICE_DATA_DIR": "/srv/sluice", "SLUICE_WORKERS": "9", "SLUICE_INSECURE_HTTP": "true"},
+			check: func(t *testing.T, c *Config) {
+				if c.DataDir != "/srv/sluice" || c.Workers != 9 || !c.InsecureHTTP {
+					t.Fatalf("env ignored: %+v", c)
+				}
+			}},
+		{name: "flag beats env", args: []string{"--data-dir", "/flag"}, env: map[string]string{"SLUICE_DATA_DIR": "/env"},
+			check: func(t *testing.T, c *Config) {
+				if c.DataDir != "/flag" {
+					t.Fatalf("data dir %q, want the flag's", c.DataDir)
+				}
+			}},
+		{name: "postgres url", args: []string{"--database-url", "postgresql://u@h/db"}, check: func(t *testing.T, c *Config) {
+			if !c.Postgres() {
+				t.Fatal("postgresql:// not recognised")
+			}
+		}},
+		{name: "other database refused, password hidden", args: []string{"--database-url", "mysql://u:s3cret@h/db"}, wantErr: "mysql://u:[REDACTED]@h/db"},
+		{name: "bad env bool", env: map[string]string{"SLUICE_NO_WORKER": "maybe"}, wantErr: "not true or false"},
+		{name: "bad env duration", env: map[string]string{"SLUICE_SESSION_IDLE_TIMEOUT": "soon"}, wantErr: "not a duration"},
+		{name: "bad env number", env: map[string]string{"SLUICE_WORKERS": "many"}, wantErr: "not a number"},
+		{name: "workers out of range", args: []string{"--workers", "0"}, wantErr: "between 1 and 1000"},
+		{name: "idle longer than max", args: []string{"--session-idle-timeout", "48h", "--session-max-age", "24h"}, wantErr: "idle timeout no longer"},
+		{name: "tls half given", args: []string{"--tls-key", "k.pem"}, wantErr: "together"},
+		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "text or json"},
+		{name: "bad public url", args: []string{"--public-url", "sluice.example.com"}, wantErr: "full URL"},
+		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := Parse("serve", all, tc.args, func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want it to mention %q", err, tc.wantErr)
+				}
+				if strings.Contains(err.Error(), "s3cret") {
+					t.Fatalf("error shows a password: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, c)
+		})
+	}
+}
