@@ -128,7 +128,13 @@ func (c *Console) home(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 		return
 	}
-	c.render(w, r, http.StatusOK, "home.html", page{Title: "Sluice", Notice: r.URL.Query().Get("notice")})
+	// The notice is a code, never text from the URL: a link must not be
+	// able to put its own words on the page.
+	notice := ""
+	if r.URL.Query().Get("notice") == "welcome" {
+		notice = "Setup is complete: your account is the instance administrator."
+	}
+	c.render(w, r, http.StatusOK, "home.html", page{Title: "Sluice", Notice: notice})
 }
 
 func (c *Console) setupPage(w http.ResponseWriter, r *http.Request) {
@@ -214,7 +220,11 @@ func (c *Console) formError(w http.ResponseWriter, r *http.Request, tmpl, title 
 	fields := map[string]string{}
 	var invalid *account.InvalidInputError
 	if errors.As(err, &invalid) {
-		fields[invalid.Field] = invalid.Message
+		// The message continues the field's name ("is required"); next
+		// to the field it must read as a sentence of its own.
+		if name := strings.ReplaceAll(invalid.Field, "_", " "); name != "" {
+			fields[invalid.Field] = strings.ToUpper(name[:1]) + name[1:] + " " + invalid.Message
+		}
 		msg = ""
 	}
 	c.render(w, r, status, tmpl, page{Title: title, Error: msg, Fields: fields, Values: values})

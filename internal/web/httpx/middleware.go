@@ -221,7 +221,10 @@ func SecurityHeaders(tls bool) func(http.Handler) http.Handler {
 			h.Set("Content-Security-Policy", contentSecurityPolicy)
 			h.Set("X-Frame-Options", "DENY")
 			h.Set("X-Content-Type-Options", "nosniff")
-			h.Set("Referrer-Policy", "no-referrer")
+			// same-origin, not no-referrer: under no-referrer browsers send
+			// "Origin: null" on form posts, which the CSRF guard must refuse;
+			// other sites still learn nothing.
+			h.Set("Referrer-Policy", "same-origin")
 			h.Set("Cross-Origin-Opener-Policy", "same-origin")
 			h.Set("Permissions-Policy", permissionsPolicy)
 			if tls {

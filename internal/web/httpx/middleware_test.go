@@ -19,7 +19,7 @@ func TestSecurityHeaders(t *testing.T) {
 		"Content-Security-Policy":    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
 		"X-Frame-Options":            "DENY",
 		"X-Content-Type-Options":     "nosniff",
-		"Referrer-Policy":            "no-referrer",
+		"Referrer-Policy":            "same-origin",
 		"Cross-Origin-Opener-Policy": "same-origin",
 	}
 	tests := []struct {
