@@ -221,6 +221,11 @@ func (s *Store) InTx(ctx context.Context, fn func(q *Q) error) (err error) {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
+		// database/sql rolls a transaction back by itself when its context
+		// ends; say so rather than report a confusing ErrTxDone.
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return fmt.Errorf("store: commit: %w", ctxErr)
+		}
 		return fmt.Errorf("store: commit: %w", err)
 	}
 	return nil

@@ -257,3 +257,22 @@ func TestSettings(t *testing.T) {
 		}
 	})
 }
+
+// TestCancelledTransaction: a transaction whose context ends before commit
+// is rolled back and reports the cancellation, not a confusing ErrTxDone.
+func TestCancelledTransaction(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx, cancel := context.WithCancel(context.Background())
+		err := st.InTx(ctx, func(q *store.Q) error {
+			newUser(t, q, "c@example.com")
+			cancel()
+			return nil
+		})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("InTx after cancel = %v, want context.Canceled", err)
+		}
+		if n, _ := st.Reader().CountUsers(context.Background()); n != 0 {
+			t.Fatalf("cancelled transaction left %d users", n)
+		}
+	})
+}

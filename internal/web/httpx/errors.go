@@ -13,6 +13,10 @@ import (
 	"github.com/sluice-dev/sluice/internal/store"
 )
 
+// StatusClientClosedRequest is the status recorded for a request whose
+// client went away before it was answered.
+const StatusClientClosedRequest = 499
+
 // Error is an error that already knows how it should look to an API client.
 // Handlers return one when they know what went wrong; anything else reaching
 // WriteError is treated as a bug and hidden behind a generic 500, so a
@@ -142,10 +146,12 @@ func classify(r *http.Request, err error) *Error {
 	case errors.Is(err, store.ErrConflict):
 		return Conflict("conflict", "the request conflicts with the current state, for example a name that is already in use")
 	case errors.Is(err, context.Canceled):
-		// The client hung up (or the server is shutting down): nobody is
-		// likely to read the answer, so keep it short and the log quiet.
+		// The client hung up: nobody will read the answer, so keep it
+		// short and the log quiet. 499 (nginx's "client closed request")
+		// keeps these out of the 5xx counts, since the server did nothing
+		// wrong.
 		requestLogger(r).Debug("request canceled", "error", err)
-		return &Error{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "request canceled"}
+		return &Error{Status: StatusClientClosedRequest, Code: "client_closed_request", Message: "request canceled by the client"}
 	}
 	return internalError(r, err)
 }

@@ -58,7 +58,7 @@ func TestWriteError(t *testing.T) {
 		{name: "store not found", err: fmt.Errorf("get pipe 7: %w", store.ErrNotFound), wantStatus: 404, wantCode: "not_found", notInBody: "pipe 7"},
 		{name: "store conflict", err: fmt.Errorf("create user: %w", store.ErrConflict), wantStatus: 409, wantCode: "conflict", notInBody: "create user"},
 		{name: "max bytes error", err: fmt.Errorf("read: %w", &http.MaxBytesError{Limit: 10}), wantStatus: 413, wantCode: "body_too_large", wantMessage: "10-byte"},
-		{name: "canceled", err: fmt.Errorf("query: %w", context.Canceled), wantStatus: 503, wantCode: "unavailable"},
+		{name: "canceled", err: fmt.Errorf("query: %w", context.Canceled), wantStatus: 499, wantCode: "client_closed_request"},
 		{name: "unknown error hidden", err: errors.New("pq: password authentication failed for user sluice"),
 			wantStatus: 500, wantCode: "internal", wantMessage: "internal error (request ", wantLogged: true, notInBody: "password"},
 		{name: "typed nil *Error is a bug", err: (*Error)(nil), wantStatus: 500, wantCode: "internal", wantLogged: true},
