@@ -82,6 +82,10 @@ func (s *Service) Setup(ctx context.Context, req SetupRequest) (*LoginResult, er
 	}
 	var res *LoginResult
 	err = s.st.InTx(ctx, func(q *store.Q) error {
+		// Concurrent setups must see each other: see lockAccounts.
+		if err := lockAccounts(ctx, q); err != nil {
+			return err
+		}
 		n, err := q.CountUsers(ctx)
 		if err != nil {
 			return err

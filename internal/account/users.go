@@ -84,6 +84,11 @@ func (s *Service) SetDisabled(ctx context.Context, actor *Principal, userID stri
 	}
 	var u *store.User
 	err := s.st.InTx(ctx, func(q *store.Q) error {
+		// Two admins disabling each other must not both pass the
+		// last-admin check: see lockAccounts.
+		if err := lockAccounts(ctx, q); err != nil {
+			return err
+		}
 		var err error
 		if u, err = q.UserByID(ctx, userID); err != nil {
 			return err
@@ -162,6 +167,16 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 			Detail: map[string]any{"other_sessions_ended": ended}})
 		return err
 	})
+}
+
+// lockAccounts makes a check-then-write on accounts (no user yet, another
+// active admin left) atomic against concurrent ones. Every account change
+// appends an audit event under the audit chain's lock, so taking that lock
+// first serialises them: a transaction that waited for it sees, under
+// PostgreSQL's READ COMMITTED, what the one before it committed. (On
+// SQLite the single write connection already serialises transactions.)
+func lockAccounts(ctx context.Context, q *store.Q) error {
+	return q.LockAuditChain(ctx)
 }
 
 // recordFailure writes a failed attempt at action and returns err.

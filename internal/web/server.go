@@ -43,6 +43,10 @@ type Deps struct {
 type Server struct {
 	d      Deps
 	routes []httpx.Route
+	// pages are the console's routes, which answer a refusal with a page
+	// (or a redirect to the login page); every other route, /healthz and
+	// /metrics included, answers in JSON.
+	pages map[string]bool
 }
 
 // New builds the server and its route table.
@@ -54,7 +58,12 @@ func New(d Deps) *Server {
 		httpx.Route{Method: "GET", Path: "/metrics", Access: httpx.Public, Handler: d.Metrics.Handler().ServeHTTP},
 	)
 	s.routes = append(s.routes, d.API.Routes()...)
-	s.routes = append(s.routes, d.Console.Routes()...)
+	pages := d.Console.Routes()
+	s.pages = make(map[string]bool, len(pages))
+	for _, rt := range pages {
+		s.pages[rt.Pattern()] = true
+	}
+	s.routes = append(s.routes, pages...)
 	return s
 }
 
@@ -74,7 +83,7 @@ func (s *Server) Handler() http.Handler {
 		mux.Handle(rt.Pattern(), s.guard(rt))
 	}
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		httpx.WriteError(w, r, httpx.NotFound("no such page or API route: see /api/v1/openapi.json for the API"))
+		httpx.WriteError(w, r, httpx.NotFound("no such page or API route: check the method and path (the API is under /api/v1, see docs/api.md)"))
 	})
 	var h http.Handler = mux
 	h = httpx.MaxBody(httpx.MaxBodyBytes)(h)
@@ -114,7 +123,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // same-origin Origin. API keys need no CSRF check: browsers never attach
 // an Authorization header on their own.
 func (s *Server) guard(rt httpx.Route) http.Handler {
-	page := !strings.HasPrefix(rt.Path, "/api/")
+	page := s.pages[rt.Pattern()]
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fail := func(err error) {
 			if page {
@@ -127,6 +136,15 @@ func (s *Server) guard(rt httpx.Route) http.Handler {
 			httpx.WriteError(w, r, err)
 		}
 		p, viaCookie, err := s.authenticate(r)
+		if rt.Access == httpx.Public && viaCookie && unsafe(r.Method) {
+			// A public action (log in, set up) acts for nobody: the session
+			// cookie lends it no authority, so it needs no CSRF token, and
+			// a browser or cookie jar still holding a session (its own, or
+			// one planted on it) can log in again and get a new one. Form
+			// posts still need a same-origin Origin, and a foreign Origin
+			// is refused on every route.
+			p, viaCookie, err = nil, false, nil
+		}
 		if err != nil && (rt.Access != httpx.Public || !viaCookie) {
 			// A bad API key is an error even on a public route; a stale
 			// cookie on a public page (the login page) is simply ignored.

@@ -133,7 +133,11 @@ func Start(t testing.TB, o Options) *Instance {
 	}
 	dir := t.TempDir()
 	args := []string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "debug", "--shutdown-grace", "10s"}
-	inst := &Instance{Clock: &Clock{t: time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)}, Logs: &Buffer{}, Out: &Buffer{}}
+	// The clock starts at the real time, not a fixed date: the store keeps
+	// its own (real) clock for what it filters in SQL, such as listing live
+	// sessions and deleting expired ones, and a fake clock behind the real
+	// one would make fresh sessions look expired there.
+	inst := &Instance{Clock: &Clock{t: time.Now().UTC().Truncate(time.Second)}, Logs: &Buffer{}, Out: &Buffer{}}
 	if o.Dialect == store.Postgres {
 		inst.Where = storetest.CreateDatabase(t)
 		args = append(args, "--database-url", inst.Where)
