@@ -40,11 +40,19 @@ type LoginResult struct {
 func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, error) {
 	email := strings.ToLower(strings.TrimSpace(req.Email))
 	acctKey, ipKey := "acct:"+email, "ip:"+req.Client.IP
-	if ok, wait := s.ipThrottle.Allow(ipKey); !ok {
-		return nil, &ThrottledError{RetryAfter: wait}
+	if err := s.allow(acctKey, ipKey); err != nil {
+		return nil, err
 	}
-	if ok, wait := s.acctThrot.Allow(acctKey); !ok {
-		return nil, &ThrottledError{RetryAfter: wait}
+	// The whole check runs in a hash slot, and the throttle is asked again
+	// once the slot is ours: attempts that queued behind others are
+	// refused if those others used up the budget.
+	release, err := s.hashSlot(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer release()
+	if err := s.allow(acctKey, ipKey); err != nil {
+		return nil, err
 	}
 	fail := func(u *store.User, reason string, err error) (*LoginResult, error) {
 		s.ipThrottle.Fail(ipKey)
@@ -99,6 +107,7 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	var res *LoginResult
 	err = s.st.InTx(ctx, func(q *store.Q) error {
 		if rehash {
+			// Raw, not s.hashPassword: this login already holds a slot.
 			h, err := auth.HashPassword(req.Password, s.cfg.Params)
 			if err != nil {
 				return fmt.Errorf("account: rehash password: %w", err)
@@ -119,6 +128,17 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 		return err
 	})
 	return res, err
+}
+
+// allow asks both login throttles.
+func (s *Service) allow(acctKey, ipKey string) error {
+	if ok, wait := s.ipThrottle.Allow(ipKey); !ok {
+		return &ThrottledError{RetryAfter: wait}
+	}
+	if ok, wait := s.acctThrot.Allow(acctKey); !ok {
+		return &ThrottledError{RetryAfter: wait}
+	}
+	return nil
 }
 
 // checkSecondFactor accepts a current TOTP code (each step once) or an

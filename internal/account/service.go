@@ -31,6 +31,9 @@ type Config struct {
 	FailureWindow   time.Duration
 	// MaxLockout caps the escalating lockouts (default 1 h).
 	MaxLockout time.Duration
+	// MaxConcurrentHashes bounds argon2id computations running at once
+	// (default: the number of CPUs, at least 2).
+	MaxConcurrentHashes int
 	// Issuer names Sluice in authenticator apps (default "Sluice").
 	Issuer string
 	Now    func() time.Time
@@ -43,6 +46,7 @@ type Service struct {
 	cfg        Config
 	acctThrot  *auth.Throttle
 	ipThrottle *auth.Throttle
+	slots      chan struct{}
 	log        *slog.Logger
 }
 
@@ -83,6 +87,7 @@ func NewService(st *store.Store, cfg Config) *Service {
 		cfg:        cfg,
 		acctThrot:  auth.NewThrottle(cfg.AccountFailures, cfg.FailureWindow, cfg.MaxLockout, cfg.Now),
 		ipThrottle: auth.NewThrottle(cfg.IPFailures, cfg.FailureWindow, cfg.MaxLockout, cfg.Now),
+		slots:      newHashSlots(cfg.MaxConcurrentHashes),
 		log:        cfg.Logger,
 	}
 }

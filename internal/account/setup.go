@@ -76,7 +76,7 @@ func (s *Service) Setup(ctx context.Context, req SetupRequest) (*LoginResult, er
 	if err := s.checkSetupToken(ctx, req.Token); err != nil {
 		return nil, err
 	}
-	hash, err := auth.HashPassword(req.Password, s.cfg.Params)
+	hash, err := s.hashPassword(ctx, req.Password)
 	if err != nil {
 		return nil, fmt.Errorf("account: hash password: %w", err)
 	}

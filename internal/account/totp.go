@@ -3,6 +3,7 @@ package account
 import (
 	"context"
 	"encoding/hex"
+	"errors"
 	"fmt"
 
 	"github.com/sluice-dev/sluice/internal/audit"
@@ -22,8 +23,8 @@ type TOTPEnrollment struct {
 // BeginTOTP creates a pending TOTP secret; two-factor login is on only
 // after ConfirmTOTP proves the app produces codes for it. It needs the
 // password again, so a hijacked session cannot lock the owner out.
-func (s *Service) BeginTOTP(ctx context.Context, p *Principal, password string) (*TOTPEnrollment, error) {
-	if err := s.checkPasswordOf(ctx, p, password); err != nil {
+func (s *Service) BeginTOTP(ctx context.Context, p *Principal, password string, c Client) (*TOTPEnrollment, error) {
+	if err := s.checkPasswordOf(ctx, p, password, c); err != nil {
 		return nil, err
 	}
 	if p.User.TOTPEnabled {
@@ -51,7 +52,8 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string, c 
 	}
 	step, ok := auth.ValidateTOTP(u.TOTPPendingSecret, code, s.cfg.Now(), 0)
 	if !ok {
-		return nil, ErrInvalidTOTP
+		// Not a failed login: the caller is logged in and mistyped.
+		return nil, &InvalidInputError{Field: "code", Message: "is wrong or expired: enter the code your authenticator app shows now"}
 	}
 	plain, hashes, err := auth.NewRecoveryCodes(RecoveryCodeCount)
 	if err != nil {
@@ -76,8 +78,11 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string, c 
 
 // DisableTOTP turns two-factor login off; it needs the password again.
 func (s *Service) DisableTOTP(ctx context.Context, p *Principal, password string, c Client) error {
-	if err := s.checkPasswordOf(ctx, p, password); err != nil {
-		return s.recordFailure(ctx, p, c, audit.ActionTOTPDisable, err)
+	if err := s.checkPasswordOf(ctx, p, password, c); err != nil {
+		if errors.Is(err, ErrWrongPassword) {
+			return s.recordFailure(ctx, p, c, audit.ActionTOTPDisable, err)
+		}
+		return err
 	}
 	return s.st.InTx(ctx, func(q *store.Q) error {
 		if err := q.DisableTOTP(ctx, p.User.ID); err != nil {
@@ -92,7 +97,7 @@ func (s *Service) DisableTOTP(ctx context.Context, p *Principal, password string
 // RenewRecoveryCodes replaces the recovery codes (the old ones stop
 // working); it needs the password again.
 func (s *Service) RenewRecoveryCodes(ctx context.Context, p *Principal, password string, c Client) ([]string, error) {
-	if err := s.checkPasswordOf(ctx, p, password); err != nil {
+	if err := s.checkPasswordOf(ctx, p, password, c); err != nil {
 		return nil, err
 	}
 	if !p.User.TOTPEnabled {

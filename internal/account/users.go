@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/sluice-dev/sluice/internal/audit"
-	"github.com/sluice-dev/sluice/internal/auth"
 	"github.com/sluice-dev/sluice/internal/store"
 )
 
@@ -38,7 +37,7 @@ func (s *Service) CreateUser(ctx context.Context, actor *Principal, nu NewUser, 
 	if err := checkPassword("password", nu.Password, email); err != nil {
 		return nil, err
 	}
-	hash, err := auth.HashPassword(nu.Password, s.cfg.Params)
+	hash, err := s.hashPassword(ctx, nu.Password)
 	if err != nil {
 		return nil, fmt.Errorf("account: hash password: %w", err)
 	}
@@ -134,11 +133,11 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	if err != nil {
 		return err
 	}
-	ok, _, _ := auth.VerifyPassword(current, u.PasswordHash, s.cfg.Params)
-	if !ok {
-		s.acctThrot.Fail("acct:" + u.Email)
-		s.ipThrottle.Fail("ip:" + c.IP)
-		return s.recordFailure(ctx, p, c, audit.ActionPasswordChange, ErrWrongPassword)
+	if err := s.checkPasswordOf(ctx, p, current, c); err != nil {
+		if errors.Is(err, ErrWrongPassword) {
+			return s.recordFailure(ctx, p, c, audit.ActionPasswordChange, err)
+		}
+		return err
 	}
 	if err := checkPassword("new_password", next, u.Email); err != nil {
 		return err
@@ -146,7 +145,7 @@ func (s *Service) ChangePassword(ctx context.Context, p *Principal, current, nex
 	if current == next {
 		return &InvalidInputError{Field: "new_password", Message: "must differ from the current password"}
 	}
-	hash, err := auth.HashPassword(next, s.cfg.Params)
+	hash, err := s.hashPassword(ctx, next)
 	if err != nil {
 		return fmt.Errorf("account: hash password: %w", err)
 	}
@@ -190,12 +189,24 @@ func (s *Service) recordFailure(ctx context.Context, p *Principal, c Client, act
 }
 
 // checkPasswordOf re-verifies the caller's password for a sensitive step.
-func (s *Service) checkPasswordOf(ctx context.Context, p *Principal, password string) error {
+// Wrong answers count against the same throttles as failed logins, so a
+// stolen session cannot be used to guess the password.
+func (s *Service) checkPasswordOf(ctx context.Context, p *Principal, password string, c Client) error {
 	u, err := s.st.Reader().UserByID(ctx, p.User.ID)
 	if err != nil {
 		return err
 	}
-	if ok, _, _ := auth.VerifyPassword(password, u.PasswordHash, s.cfg.Params); !ok {
+	acctKey, ipKey := "acct:"+u.Email, "ip:"+c.IP
+	if err := s.allow(acctKey, ipKey); err != nil {
+		return err
+	}
+	ok, err := s.verifyPassword(ctx, password, u.PasswordHash)
+	if err != nil && ctx.Err() != nil {
+		return err
+	}
+	if !ok {
+		s.acctThrot.Fail(acctKey)
+		s.ipThrottle.Fail(ipKey)
 		return ErrWrongPassword
 	}
 	return nil

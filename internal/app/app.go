@@ -48,13 +48,17 @@ func orDefault(s, d string) string {
 
 // OpenStore opens the configured database, creating the data directory.
 func OpenStore(ctx context.Context, c *config.Config) (*store.Store, error) {
+	return openStore(ctx, c, store.Options{})
+}
+
+func openStore(ctx context.Context, c *config.Config, opts store.Options) (*store.Store, error) {
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory %s: %w", c.DataDir, err)
 	}
 	if c.Postgres() {
-		return store.OpenPostgres(ctx, c.DatabaseURL, store.Options{})
+		return store.OpenPostgres(ctx, c.DatabaseURL, opts)
 	}
-	return store.OpenSQLite(ctx, c.SQLitePath(), store.Options{})
+	return store.OpenSQLite(ctx, c.SQLitePath(), opts)
 }
 
 // Migrate applies Sluice's and River's migrations.
@@ -91,12 +95,15 @@ type Options struct {
 	Register func(*river.Workers)
 	// QueuePoll overrides the queue's poll interval.
 	QueuePoll time.Duration
+	// Now replaces the clock of the store and the account service (tests
+	// that move time forward).
+	Now func() time.Time
 }
 
 // New opens the store, migrates it and builds every part, without
 // listening or working yet. work says whether this process runs jobs.
 func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opts Options) (*App, error) {
-	st, err := OpenStore(ctx, c)
+	st, err := openStore(ctx, c, store.Options{Now: opts.Now})
 	if err != nil {
 		return nil, err
 	}
@@ -109,6 +116,9 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 	if opts.AccountConfig != nil {
 		acfg = *opts.AccountConfig
 		acfg.Logger = log
+	}
+	if opts.Now != nil {
+		acfg.Now = opts.Now
 	}
 	a.Accounts = account.NewService(st, acfg)
 	a.Metrics = httpx.NewMetrics()

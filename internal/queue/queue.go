@@ -19,6 +19,7 @@ import (
 	"github.com/riverqueue/river/riverdriver/riverpgxv5"
 	"github.com/riverqueue/river/riverdriver/riversqlite"
 	"github.com/riverqueue/river/rivermigrate"
+	"github.com/riverqueue/river/rivertype"
 
 	"github.com/sluice-dev/sluice/internal/store"
 )
@@ -234,8 +235,19 @@ func (q *Queue) Stop(ctx context.Context) error {
 }
 
 // Depth counts jobs by state, for /metrics.
+// Every state is reported, 0 included, so dashboards and alerts see a
+// series even for an empty queue.
 func (q *Queue) Depth(ctx context.Context) (map[string]int64, error) {
-	return q.st.Reader().JobCounts(ctx)
+	counts, err := q.st.Reader().JobCounts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range rivertype.JobStates() {
+		if _, ok := counts[string(s)]; !ok {
+			counts[string(s)] = 0
+		}
+	}
+	return counts, nil
 }
 
 // Ping checks that the queue's tables answer, for /readyz.

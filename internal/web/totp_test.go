@@ -43,7 +43,7 @@ func TestTOTP(t *testing.T) {
 
 		// Confirm with a wrong code, then the right one.
 		now := inst.Clock.Now()
-		wantError(t, bob.Do(t, "POST", "/api/v1/me/totp/confirm", map[string]any{"code": wrongCode(t, secret, now)}), 401, "invalid_totp", "confirm, wrong code")
+		wantError(t, bob.Do(t, "POST", "/api/v1/me/totp/confirm", map[string]any{"code": wrongCode(t, secret, now)}), 422, "invalid_field", "confirm, wrong code (a logged-in user mistyping is not a failed login)")
 		if me := bob.Do(t, "GET", "/api/v1/me", nil); me.Get("user.totp_enabled") != false {
 			t.Fatalf("two-factor on after a wrong confirm code: %s", me.Body)
 		}

@@ -133,10 +133,8 @@ func Start(t testing.TB, o Options) *Instance {
 	}
 	dir := t.TempDir()
 	args := []string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--log-level", "debug", "--shutdown-grace", "10s"}
-	// The clock starts at the real time, not a fixed date: the store keeps
-	// its own (real) clock for what it filters in SQL, such as listing live
-	// sessions and deleting expired ones, and a fake clock behind the real
-	// one would make fresh sessions look expired there.
+	// The clock (shared by the store and the account service) starts at
+	// the real time: River schedules jobs by the database's own clock.
 	inst := &Instance{Clock: &Clock{t: time.Now().UTC().Truncate(time.Second)}, Logs: &Buffer{}, Out: &Buffer{}}
 	if o.Dialect == store.Postgres {
 		inst.Where = storetest.CreateDatabase(t)
@@ -158,13 +156,14 @@ func Start(t testing.TB, o Options) *Instance {
 	if acfg.Params == (auth.Params{}) {
 		acfg.Params = CheapParams
 	}
+	var now func() time.Time
 	if acfg.Now == nil && !o.RealClock {
-		acfg.Now = inst.Clock.Now
+		now = inst.Clock.Now
 	}
 	acfg.SessionIdle, acfg.SessionMax = orDur(acfg.SessionIdle, c.SessionIdle), orDur(acfg.SessionMax, c.SessionMax)
 	log := app.NewLogger(c, inst.Logs)
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, c, log, !o.NoWorker, app.Options{AccountConfig: &acfg, Register: o.Register, QueuePoll: 50 * time.Millisecond})
+	a, err := app.New(ctx, c, log, !o.NoWorker, app.Options{AccountConfig: &acfg, Register: o.Register, QueuePoll: 50 * time.Millisecond, Now: now})
 	if err != nil {
 		cancel()
 		t.Fatalf("start app: %v", err)

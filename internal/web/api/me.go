@@ -128,7 +128,7 @@ func (a *API) beginTOTP(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	e, err := a.Accounts.BeginTOTP(r.Context(), principal(r), in.Password)
+	e, err := a.Accounts.BeginTOTP(r.Context(), principal(r), in.Password, client(r))
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return

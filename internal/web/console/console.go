@@ -151,8 +151,8 @@ func (c *Console) setupPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) setupPost(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		c.Fail(w, r, httpx.BadRequest("malformed_form", "the form could not be read"))
+	if err := parseForm(r); err != nil {
+		c.Fail(w, r, err)
 		return
 	}
 	f := r.PostForm
@@ -183,8 +183,8 @@ func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c *Console) loginPost(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		c.Fail(w, r, httpx.BadRequest("malformed_form", "the form could not be read"))
+	if err := parseForm(r); err != nil {
+		c.Fail(w, r, err)
 		return
 	}
 	f := r.PostForm
@@ -240,4 +240,15 @@ func safeNext(next string) string {
 
 func clientOf(r *http.Request) account.Client {
 	return account.ClientOf(httpx.ClientIPFrom(r.Context()), r.UserAgent())
+}
+
+// parseForm reads a posted form; a body over the size limit is a 413 like
+// anywhere else, other failures a 400.
+func parseForm(r *http.Request) error {
+	err := r.ParseForm()
+	var tooBig *http.MaxBytesError
+	if err == nil || errors.As(err, &tooBig) {
+		return err
+	}
+	return httpx.BadRequest("malformed_form", "the form could not be read: submit it again from the page")
 }
