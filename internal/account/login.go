@@ -241,7 +241,7 @@ func (s *Service) AuthenticateSession(ctx context.Context, token string) (*Princ
 	if token == "" || len(token) > 100 {
 		return nil, ErrUnauthenticated
 	}
-	sess, err := s.st.Reader().SessionByTokenHash(ctx, hex.EncodeToString(auth.HashToken(token)))
+	sess, u, err := s.st.Reader().SessionWithUser(ctx, hex.EncodeToString(auth.HashToken(token)))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrUnauthenticated
 	}
@@ -253,9 +253,10 @@ func (s *Service) AuthenticateSession(ctx context.Context, token string) (*Princ
 		_ = s.st.Writer().DeleteSession(ctx, sess.UserID, sess.ID)
 		return nil, ErrUnauthenticated
 	}
-	u, err := s.activeUser(ctx, sess.UserID)
-	if err != nil {
-		return nil, err
+	// A disabled user's sessions authenticate nothing (they are also
+	// deleted when the user is disabled).
+	if u.Disabled {
+		return nil, ErrUnauthenticated
 	}
 	if now.Sub(sess.LastSeenAt) >= touchEvery {
 		if err := s.st.Writer().TouchSession(ctx, sess.ID, now, now.Add(s.cfg.SessionIdle)); err != nil {
@@ -270,7 +271,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key, ip string) (*Prin
 	if !auth.LooksLikeAPIKey(key) {
 		return nil, ErrUnauthenticated
 	}
-	k, err := s.st.Reader().APIKeyByTokenHash(ctx, hex.EncodeToString(auth.HashToken(key)))
+	k, u, err := s.st.Reader().APIKeyWithUser(ctx, hex.EncodeToString(auth.HashToken(key)))
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrUnauthenticated
 	}
@@ -281,9 +282,9 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key, ip string) (*Prin
 	if k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) {
 		return nil, ErrUnauthenticated
 	}
-	u, err := s.activeUser(ctx, k.UserID)
-	if err != nil {
-		return nil, err
+	// A disabled user's keys authenticate nothing.
+	if u.Disabled {
+		return nil, ErrUnauthenticated
 	}
 	if k.LastUsedAt == nil || now.Sub(*k.LastUsedAt) >= touchEvery || k.LastUsedIP != ip {
 		if err := s.st.Writer().TouchAPIKey(ctx, k.ID, now, ip); err != nil {
@@ -293,22 +294,7 @@ func (s *Service) AuthenticateAPIKey(ctx context.Context, key, ip string) (*Prin
 	return &Principal{User: u, APIKey: k}, nil
 }
 
-// activeUser loads the user behind a credential; a disabled or deleted
-// user authenticates nothing.
-func (s *Service) activeUser(ctx context.Context, id string) (*store.User, error) {
-	u, err := s.st.Reader().UserByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrUnauthenticated
-	}
-	if err != nil {
-		return nil, err
-	}
-	if u.Disabled {
-		return nil, ErrUnauthenticated
-	}
-	return u, nil
-}
-
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s

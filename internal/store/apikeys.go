@@ -24,15 +24,30 @@ type APIKey struct {
 
 const apiKeyColumns = `id, user_id, name, token_hash, prefix, created_at, expires_at, last_used_at, last_used_ip`
 
+// apiKeyRow holds a scanned api_keys row before its nullable times become
+// pointers.
+type apiKeyRow struct {
+	k         APIKey
+	exp, used sql.NullTime
+}
+
+func (r *apiKeyRow) dest() []any {
+	return []any{&r.k.ID, &r.k.UserID, &r.k.Name, &r.k.TokenHash, &r.k.Prefix, &r.k.CreatedAt, &r.exp, &r.used, &r.k.LastUsedIP}
+}
+
+func (r *apiKeyRow) key() *APIKey {
+	k := r.k
+	k.CreatedAt = k.CreatedAt.UTC()
+	k.ExpiresAt, k.LastUsedAt = nullTime(r.exp), nullTime(r.used)
+	return &k
+}
+
 func scanAPIKey(row interface{ Scan(...any) error }) (*APIKey, error) {
-	k := &APIKey{}
-	var exp, used sql.NullTime
-	if err := row.Scan(&k.ID, &k.UserID, &k.Name, &k.TokenHash, &k.Prefix, &k.CreatedAt, &exp, &used, &k.LastUsedIP); err != nil {
+	var r apiKeyRow
+	if err := row.Scan(r.dest()...); err != nil {
 		return nil, err
 	}
-	k.CreatedAt = k.CreatedAt.UTC()
-	k.ExpiresAt, k.LastUsedAt = nullTime(exp), nullTime(used)
-	return k, nil
+	return r.key(), nil
 }
 
 // CreateAPIKey inserts k, filling in its ID and creation time.
@@ -47,16 +62,6 @@ func (q *Q) CreateAPIKey(ctx context.Context, k *APIKey) error {
 		return fmt.Errorf("store: create api key: %w", err)
 	}
 	return nil
-}
-
-// APIKeyByTokenHash loads the key a Bearer token names. Expiry is the
-// caller's to check.
-func (q *Q) APIKeyByTokenHash(ctx context.Context, hash string) (*APIKey, error) {
-	k, err := scanAPIKey(q.q.QueryRowContext(ctx, `SELECT `+apiKeyColumns+` FROM api_keys WHERE token_hash = $1`, hash))
-	if err != nil {
-		return nil, notFound(err, "api key")
-	}
-	return k, nil
 }
 
 // ListAPIKeys lists a user's keys, newest first.

@@ -22,14 +22,22 @@ type Session struct {
 
 const sessionColumns = `id, token_hash, user_id, created_at, last_seen_at, idle_expires_at, absolute_expires_at, ip, user_agent`
 
-func scanSession(row interface{ Scan(...any) error }) (*Session, error) {
-	s := &Session{}
-	if err := row.Scan(&s.ID, &s.TokenHash, &s.UserID, &s.CreatedAt, &s.LastSeenAt, &s.IdleExpiresAt,
-		&s.AbsoluteExpiresAt, &s.IP, &s.UserAgent); err != nil {
-		return nil, err
-	}
+// dest lists where each of sessionColumns is scanned to.
+func (s *Session) dest() []any {
+	return []any{&s.ID, &s.TokenHash, &s.UserID, &s.CreatedAt, &s.LastSeenAt, &s.IdleExpiresAt, &s.AbsoluteExpiresAt, &s.IP, &s.UserAgent}
+}
+
+func (s *Session) normalize() {
 	s.CreatedAt, s.LastSeenAt = s.CreatedAt.UTC(), s.LastSeenAt.UTC()
 	s.IdleExpiresAt, s.AbsoluteExpiresAt = s.IdleExpiresAt.UTC(), s.AbsoluteExpiresAt.UTC()
+}
+
+func scanSession(row interface{ Scan(...any) error }) (*Session, error) {
+	s := &Session{}
+	if err := row.Scan(s.dest()...); err != nil {
+		return nil, err
+	}
+	s.normalize()
 	return s, nil
 }
 
@@ -44,16 +52,6 @@ func (q *Q) CreateSession(ctx context.Context, s *Session) error {
 		return fmt.Errorf("store: create session: %w", err)
 	}
 	return nil
-}
-
-// SessionByTokenHash loads the session a cookie names. Expiry is the
-// caller's to check.
-func (q *Q) SessionByTokenHash(ctx context.Context, hash string) (*Session, error) {
-	s, err := scanSession(q.q.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions WHERE token_hash = $1`, hash))
-	if err != nil {
-		return nil, notFound(err, "session")
-	}
-	return s, nil
 }
 
 // TouchSession records use of a session and slides its idle expiry, never

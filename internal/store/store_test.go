@@ -141,9 +141,9 @@ func TestSessions(t *testing.T) {
 		a := mk("ha", time.Hour, 2*time.Hour)
 		b := mk("hb", time.Hour, 2*time.Hour)
 		mk("expired", -time.Minute, time.Hour)
-		got, err := st.Reader().SessionByTokenHash(ctx, "ha")
-		if err != nil || got.ID != a.ID || !got.IdleExpiresAt.Equal(a.IdleExpiresAt) {
-			t.Fatalf("SessionByTokenHash = %+v, %v", got, err)
+		got, gotUser, err := st.Reader().SessionWithUser(ctx, "ha")
+		if err != nil || got.ID != a.ID || !got.IdleExpiresAt.Equal(a.IdleExpiresAt) || gotUser.ID != u.ID || gotUser.Email != u.Email {
+			t.Fatalf("SessionWithUser = %+v, %+v, %v", got, gotUser, err)
 		}
 		list, err := st.Reader().ListSessions(ctx, u.ID)
 		if err != nil || len(list) != 2 {
@@ -153,7 +153,7 @@ func TestSessions(t *testing.T) {
 		if err := w.TouchSession(ctx, a.ID, now.Add(time.Minute), now.Add(5*time.Hour)); err != nil {
 			t.Fatal(err)
 		}
-		got, _ = st.Reader().SessionByTokenHash(ctx, "ha")
+		got, _, _ = st.Reader().SessionWithUser(ctx, "ha")
 		if !got.IdleExpiresAt.Equal(a.AbsoluteExpiresAt) {
 			t.Fatalf("idle expiry %v, want capped at %v", got.IdleExpiresAt, a.AbsoluteExpiresAt)
 		}
@@ -168,7 +168,7 @@ func TestSessions(t *testing.T) {
 		if err != nil || n != 1 {
 			t.Fatalf("DeleteUserSessions kept %s: ended %d, %v; want 1", b.ID, n, err)
 		}
-		if _, err := st.Reader().SessionByTokenHash(ctx, "hb"); err != nil {
+		if _, _, err := st.Reader().SessionWithUser(ctx, "hb"); err != nil {
 			t.Fatalf("kept session is gone: %v", err)
 		}
 	})
@@ -189,9 +189,9 @@ func TestAPIKeys(t *testing.T) {
 		if err := w.CreateAPIKey(ctx, never); err != nil {
 			t.Fatal(err)
 		}
-		got, err := st.Reader().APIKeyByTokenHash(ctx, "kh")
-		if err != nil || got.ExpiresAt == nil || !got.ExpiresAt.Equal(exp) || got.LastUsedAt != nil {
-			t.Fatalf("APIKeyByTokenHash = %+v, %v", got, err)
+		got, gotUser, err := st.Reader().APIKeyWithUser(ctx, "kh")
+		if err != nil || got.ExpiresAt == nil || !got.ExpiresAt.Equal(exp) || got.LastUsedAt != nil || gotUser.ID != u.ID {
+			t.Fatalf("APIKeyWithUser = %+v, %+v, %v", got, gotUser, err)
 		}
 		if err := w.TouchAPIKey(ctx, k.ID, st.Now(), "127.0.0.1"); err != nil {
 			t.Fatal(err)
@@ -214,7 +214,7 @@ func TestAPIKeys(t *testing.T) {
 		if err := w.DeleteAPIKey(ctx, u.ID, k.ID); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.Reader().APIKeyByTokenHash(ctx, "kh"); !errors.Is(err, store.ErrNotFound) {
+		if _, _, err := st.Reader().APIKeyWithUser(ctx, "kh"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("revoked key still found: %v", err)
 		}
 	})

@@ -33,14 +33,22 @@ type User struct {
 const userColumns = `id, email, name, password_hash, is_admin, disabled, totp_secret, totp_pending_secret,
 	totp_enabled, totp_last_step, created_at, updated_at, password_changed_at`
 
+// dest lists where each of userColumns is scanned to.
+func (u *User) dest() []any {
+	return []any{&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Disabled, &u.TOTPSecret,
+		&u.TOTPPendingSecret, &u.TOTPEnabled, &u.TOTPLastStep, &u.CreatedAt, &u.UpdatedAt, &u.PasswordChangedAt}
+}
+
+func (u *User) normalize() {
+	u.CreatedAt, u.UpdatedAt, u.PasswordChangedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC(), u.PasswordChangedAt.UTC()
+}
+
 func scanUser(row interface{ Scan(...any) error }) (*User, error) {
 	u := &User{}
-	err := row.Scan(&u.ID, &u.Email, &u.Name, &u.PasswordHash, &u.Admin, &u.Disabled, &u.TOTPSecret,
-		&u.TOTPPendingSecret, &u.TOTPEnabled, &u.TOTPLastStep, &u.CreatedAt, &u.UpdatedAt, &u.PasswordChangedAt)
-	if err != nil {
+	if err := row.Scan(u.dest()...); err != nil {
 		return nil, err
 	}
-	u.CreatedAt, u.UpdatedAt, u.PasswordChangedAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC(), u.PasswordChangedAt.UTC()
+	u.normalize()
 	return u, nil
 }
 
