@@ -26,7 +26,7 @@ var (
 // check.
 func (q *Q) SessionWithUser(ctx context.Context, hash string) (*Session, *User, error) {
 	s, u := &Session{}, &User{}
-	if err := q.q.QueryRowContext(ctx, sessionWithUserQuery, hash).Scan(append(s.dest(), u.dest()...)...); err != nil {
+	if err := q.queryRowPrepared(ctx, sessionWithUserQuery, hash).Scan(append(s.dest(), u.dest()...)...); err != nil {
 		return nil, nil, notFound(err, "session")
 	}
 	s.normalize()
@@ -40,7 +40,7 @@ func (q *Q) SessionWithUser(ctx context.Context, hash string) (*Session, *User, 
 func (q *Q) APIKeyWithUser(ctx context.Context, hash string) (*APIKey, *User, error) {
 	var r apiKeyRow
 	u := &User{}
-	if err := q.q.QueryRowContext(ctx, apiKeyWithUserQuery, hash).Scan(append(r.dest(), u.dest()...)...); err != nil {
+	if err := q.queryRowPrepared(ctx, apiKeyWithUserQuery, hash).Scan(append(r.dest(), u.dest()...)...); err != nil {
 		return nil, nil, notFound(err, "api key")
 	}
 	u.normalize()
