@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,23 +95,11 @@ func (c *Console) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	c.render(w, r, status, "error.html", page{Title: "Error", Error: msg})
 }
 
-// problem turns an error into a status and a message through the API's
-// error mapping, so pages and API agree on what an error means.
+// problem is the status and message the API gives for err, so pages and
+// API agree on what an error means.
 func problem(r *http.Request, err error) (int, string) {
-	status, msg, _ := problemHeader(r, err)
-	return status, msg
-}
-
-func problemHeader(r *http.Request, err error) (int, string, http.Header) {
-	rec := &captured{header: http.Header{}}
-	httpx.WriteError(rec, r, err)
-	var body struct {
-		Error struct {
-			Message string `json:"message"`
-		} `json:"error"`
-	}
-	_ = jsonUnmarshal(rec.body, &body)
-	return rec.status, body.Error.Message, rec.header
+	e := httpx.Describe(r, err)
+	return e.Status, e.Message
 }
 
 func (c *Console) home(w http.ResponseWriter, r *http.Request) {
@@ -213,9 +202,10 @@ func (c *Console) logoutPost(w http.ResponseWriter, r *http.Request) {
 
 // formError shows a form again with the error next to its field.
 func (c *Console) formError(w http.ResponseWriter, r *http.Request, tmpl, title string, err error, values map[string]string) {
-	status, msg, h := problemHeader(r, err)
-	if ra := h.Get("Retry-After"); ra != "" {
-		w.Header().Set("Retry-After", ra)
+	e := httpx.Describe(r, err)
+	status, msg := e.Status, e.Message
+	if e.RetryAfter > 0 || status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", strconv.FormatInt(httpx.RetryAfterSeconds(e.RetryAfter), 10))
 	}
 	fields := map[string]string{}
 	var invalid *account.InvalidInputError

@@ -120,6 +120,16 @@ func WriteError(w http.ResponseWriter, r *http.Request, err error) {
 	writeJSON(w, e.Status, errorBody{Error: errorPayload{Code: e.Code, Message: e.Message, Details: e.Details}})
 }
 
+// Describe is what WriteError would answer for err, for callers that
+// render it themselves (the console's pages): the same status and message
+// everywhere. Unexpected errors are logged here, as in WriteError.
+func Describe(r *http.Request, err error) *Error {
+	return classify(r, err)
+}
+
+// RetryAfterSeconds is the Retry-After value WriteError sends for d.
+func RetryAfterSeconds(d time.Duration) int64 { return retryAfterSeconds(d) }
+
 // retryAfterSeconds rounds up so a client never retries too early, and never
 // says 0, which some clients read as "retry immediately".
 func retryAfterSeconds(d time.Duration) int64 {
