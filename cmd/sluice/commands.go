@@ -17,6 +17,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/app"
 	"github.com/sluice-dev/sluice/internal/audit"
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/store"
 )
 
 func parse(name string, set config.Set, args []string, stderr io.Writer, getenv func(string) string) (*config.Config, error) {
@@ -159,7 +160,7 @@ func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 		if errors.As(err, &invalid) {
 			return usageError{fmt.Errorf("--%s: %s", invalid.Field, invalid.Message)}
 		}
-		if strings.Contains(err.Error(), "email already in use") {
+		if errors.Is(err, store.ErrConflict) {
 			return fmt.Errorf("a user with email %s already exists", strings.ToLower(email))
 		}
 		return err
