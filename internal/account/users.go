@@ -248,3 +248,16 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, p *Principal, c Clien
 	})
 	return n, err
 }
+
+// ConfirmPassword checks the caller's password again before an
+// irreversible step (deleting a project). Wrong answers count against the
+// login throttles and are recorded as a failure of action.
+func (s *Service) ConfirmPassword(ctx context.Context, p *Principal, password, action string, c Client) error {
+	if err := s.checkPasswordOf(ctx, p, password, c); err != nil {
+		if errors.Is(err, ErrWrongPassword) {
+			return s.recordFailure(ctx, p, c, action, err)
+		}
+		return err
+	}
+	return nil
+}

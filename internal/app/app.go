@@ -20,6 +20,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/netguard"
+	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/queue"
 	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/web"
@@ -150,9 +151,11 @@ func (a *App) BuildServer() error {
 		return fmt.Errorf("--trusted-proxies: %w", err)
 	}
 	sessionMax := a.Accounts.SessionMax()
+	projects := project.NewService(a.Store, a.Accounts)
 	a.Server = web.New(web.Deps{
 		Accounts: a.Accounts,
-		API:      &api.API{Accounts: a.Accounts, Store: a.Store, TLS: c.TLS(), SessionMax: sessionMax},
+		Projects: projects,
+		API:      &api.API{Accounts: a.Accounts, Projects: projects, Store: a.Store, TLS: c.TLS(), SessionMax: sessionMax},
 		Console:  console.New(a.Accounts, c.TLS(), sessionMax),
 		Metrics:  a.Metrics,
 		Logger:   a.Log,

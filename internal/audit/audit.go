@@ -131,3 +131,19 @@ func Verify(ctx context.Context, q *store.Q) (Report, error) {
 	r.Intact = r.BrokenAt == 0
 	return r, nil
 }
+
+// Actions recorded by projects, their access and groups.
+const (
+	ActionProjectCreate   = "project.create"
+	ActionProjectUpdate   = "project.update"
+	ActionProjectTransfer = "project.transfer"
+	ActionProjectDelete   = "project.delete"
+	ActionGrantAdd        = "member.grant"
+	ActionGrantRole       = "member.role_change"
+	ActionGrantRevoke     = "member.revoke"
+	ActionGroupCreate     = "group.create"
+	ActionGroupRename     = "group.rename"
+	ActionGroupDelete     = "group.delete"
+	ActionGroupMemberAdd  = "group.member_add"
+	ActionGroupMemberDrop = "group.member_remove"
+)

@@ -83,7 +83,9 @@ type AuditFilter struct {
 	ActorID   string
 	Action    string
 	BeforeSeq int64
-	Limit     int
+	// Since and Until bound the event time (inclusive, exclusive).
+	Since, Until time.Time
+	Limit        int
 }
 
 // ListAuditEvents lists events newest first.
@@ -108,6 +110,12 @@ func (q *Q) ListAuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, 
 	}
 	if f.BeforeSeq > 0 {
 		add("seq < $%d", f.BeforeSeq)
+	}
+	if !f.Since.IsZero() {
+		add("at >= $%d", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		add("at < $%d", f.Until.UTC())
 	}
 	args = append(args, f.Limit)
 	query += fmt.Sprintf(" ORDER BY seq DESC LIMIT $%d", len(args))

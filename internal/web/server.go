@@ -6,15 +6,18 @@ package web
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"sort"
 	"strings"
 
+	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/auth"
 	"github.com/sluice-dev/sluice/internal/netguard"
+	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/web/api"
 	"github.com/sluice-dev/sluice/internal/web/console"
 	"github.com/sluice-dev/sluice/internal/web/httpx"
@@ -28,6 +31,7 @@ type Pinger interface {
 // Deps is what the server is built from.
 type Deps struct {
 	Accounts *account.Service
+	Projects *project.Service
 	API      *api.API
 	Console  *console.Console
 	Metrics  *httpx.Metrics
@@ -64,6 +68,16 @@ func New(d Deps) *Server {
 		s.pages[rt.Pattern()] = true
 	}
 	s.routes = append(s.routes, pages...)
+	for _, rt := range s.routes {
+		// A project route without an action would skip the matrix: fail
+		// at start-up, not in production.
+		if strings.Contains(rt.Path, "{p}") && (rt.Action == "" || rt.Access == httpx.Public) {
+			panic(fmt.Sprintf("web: route %s has {p} but names no access action", rt.Pattern()))
+		}
+		if rt.Action != "" && !strings.Contains(rt.Path, "{p}") {
+			panic(fmt.Sprintf("web: route %s names an access action but has no {p}", rt.Pattern()))
+		}
+	}
 	return s
 }
 
@@ -172,10 +186,26 @@ func (s *Server) guard(rt httpx.Route) http.Handler {
 				}
 			}
 		}
+		ctx := r.Context()
 		if p != nil {
-			r = r.WithContext(account.WithPrincipal(r.Context(), p))
+			ctx = account.WithPrincipal(ctx, p)
 		}
-		rt.Handler(w, r)
+		if rt.Action != "" {
+			// The project and the caller's role, read for this request;
+			// no role answers exactly like a project that does not exist.
+			g, err := s.d.Projects.Resolve(ctx, p, r.PathValue("p"))
+			if err != nil {
+				fail(err)
+				return
+			}
+			if !access.Can(g.Role, rt.Action) {
+				fail(&httpx.Error{Status: http.StatusForbidden, Code: "forbidden",
+					Message: fmt.Sprintf("your role on this project (%s) does not allow this: ask the project's owner or an administrator", g.Role)})
+				return
+			}
+			ctx = access.WithGrant(ctx, g)
+		}
+		rt.Handler(w, r.WithContext(ctx))
 	})
 }
 

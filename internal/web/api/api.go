@@ -6,7 +6,9 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/account"
+	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/web/httpx"
 )
@@ -14,6 +16,7 @@ import (
 // API holds what the handlers need.
 type API struct {
 	Accounts *account.Service
+	Projects *project.Service
 	Store    *store.Store
 	// TLS says cookies must be Secure.
 	TLS bool
@@ -45,6 +48,27 @@ func (a *API) Routes() []httpx.Route {
 		{Method: "PATCH", Path: "/api/v1/users/{id}", Access: admin, Handler: a.patchUser},
 		{Method: "GET", Path: "/api/v1/audit", Access: admin, Handler: a.listAudit},
 		{Method: "GET", Path: "/api/v1/audit/verify", Access: admin, Handler: a.verifyAudit},
+
+		{Method: "GET", Path: "/api/v1/plans", Access: user, Handler: a.listPlans},
+		{Method: "GET", Path: "/api/v1/groups", Access: user, Handler: a.listGroups},
+		{Method: "POST", Path: "/api/v1/groups", Access: admin, Handler: a.createGroup},
+		{Method: "GET", Path: "/api/v1/groups/{id}", Access: admin, Handler: a.getGroup},
+		{Method: "PATCH", Path: "/api/v1/groups/{id}", Access: admin, Handler: a.patchGroup},
+		{Method: "DELETE", Path: "/api/v1/groups/{id}", Access: admin, Handler: a.deleteGroup},
+		{Method: "POST", Path: "/api/v1/groups/{id}/members", Access: admin, Handler: a.addGroupMember},
+		{Method: "DELETE", Path: "/api/v1/groups/{id}/members/{user}", Access: admin, Handler: a.removeGroupMember},
+
+		{Method: "GET", Path: "/api/v1/projects", Access: user, Handler: a.listProjects},
+		{Method: "POST", Path: "/api/v1/projects", Access: user, Handler: a.createProject},
+		{Method: "GET", Path: "/api/v1/projects/{p}", Access: user, Action: access.ViewProject, Handler: a.getProject},
+		{Method: "PATCH", Path: "/api/v1/projects/{p}", Access: user, Action: access.ConfigureProject, Handler: a.patchProject},
+		{Method: "DELETE", Path: "/api/v1/projects/{p}", Access: user, Action: access.OwnProject, Handler: a.deleteProject},
+		{Method: "POST", Path: "/api/v1/projects/{p}/transfer", Access: user, Action: access.OwnProject, Handler: a.transferProject},
+		{Method: "GET", Path: "/api/v1/projects/{p}/members", Access: user, Action: access.ViewProject, Handler: a.listMembers},
+		{Method: "POST", Path: "/api/v1/projects/{p}/members", Access: user, Action: access.ManageAccess, Handler: a.addMember},
+		{Method: "PATCH", Path: "/api/v1/projects/{p}/members/{m}", Access: user, Action: access.ManageAccess, Handler: a.patchMember},
+		{Method: "DELETE", Path: "/api/v1/projects/{p}/members/{m}", Access: user, Action: access.ManageAccess, Handler: a.deleteMember},
+		{Method: "GET", Path: "/api/v1/projects/{p}/audit", Access: user, Action: access.ViewAudit, Handler: a.listProjectAudit},
 	}
 }
 

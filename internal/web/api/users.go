@@ -3,7 +3,9 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/audit"
@@ -66,28 +68,55 @@ func (a *API) patchUser(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
+	a.writeAudit(w, r, "", "/api/v1/audit")
+}
+
+func (a *API) listProjectAudit(w http.ResponseWriter, r *http.Request) {
+	id := grant(r).Project.ID
+	a.writeAudit(w, r, id, "/api/v1/projects/"+id+"/audit")
+}
+
+// writeAudit answers a page of audit events, newest first, filtered by the
+// query: actor (actor_id), action, a time range (since, until: RFC 3339)
+// and paging (before: a sequence number; limit). projectID scopes it to
+// one project ("" for the instance log).
+func (a *API) writeAudit(w http.ResponseWriter, r *http.Request, projectID, path string) {
 	q := r.URL.Query()
-	f := store.AuditFilter{ActorID: q.Get("actor_id"), Action: q.Get("action"), ProjectID: q.Get("project_id")}
-	for name, dst := range map[string]*int64{"before": &f.BeforeSeq} {
+	f := store.AuditFilter{ActorID: q.Get("actor_id"), Action: q.Get("action"), ProjectID: projectID}
+	if projectID == "" {
+		f.ProjectID = q.Get("project_id")
+	}
+	bad := func(field, msg string) {
+		httpx.WriteError(w, r, httpx.BadRequest("invalid_query", field+" "+msg, httpx.Detail{Field: field, Message: msg}))
+	}
+	if v := q.Get("before"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 1 {
+			bad("before", "must be a positive event sequence number (the seq of the last event of the previous page)")
+			return
+		}
+		f.BeforeSeq = n
+	}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
 		if v := q.Get(name); v != "" {
-			n, err := strconv.ParseInt(v, 10, 64)
-			if err != nil || n < 1 {
-				httpx.WriteError(w, r, httpx.BadRequest("invalid_query", name+" must be a positive event sequence number",
-					httpx.Detail{Field: name, Message: "not a positive integer"}))
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				bad(name, "must be an RFC 3339 time such as 2026-11-29T09:00:00Z")
 				return
 			}
-			*dst = n
+			*dst = t.UTC()
 		}
 	}
+	limit := 100
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 500 {
-			httpx.WriteError(w, r, httpx.BadRequest("invalid_query", "limit must be between 1 and 500",
-				httpx.Detail{Field: "limit", Message: "out of range"}))
+			bad("limit", "must be between 1 and 500")
 			return
 		}
-		f.Limit = n
+		limit = n
 	}
+	f.Limit = limit
 	events, err := a.Store.Reader().ListAuditEvents(r.Context(), f)
 	if err != nil {
 		httpx.WriteError(w, r, err)
@@ -103,12 +132,13 @@ func (a *API) listAudit(w http.ResponseWriter, r *http.Request) {
 		views = append(views, v)
 	}
 	out := list("events", views)
-	limit := f.Limit
-	if limit == 0 {
-		limit = 100 // the store's default page
-	}
 	if len(events) == limit {
-		out["next"] = "/api/v1/audit?before=" + strconv.FormatInt(events[len(events)-1].Seq, 10)
+		next := url.Values{}
+		for k, vs := range q {
+			next[k] = vs
+		}
+		next.Set("before", strconv.FormatInt(events[len(events)-1].Seq, 10))
+		out["next"] = path + "?" + next.Encode()
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }

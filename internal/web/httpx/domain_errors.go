@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/sluice-dev/sluice/internal/account"
+	"github.com/sluice-dev/sluice/internal/project"
 )
 
 // domainError maps the errors of the feature packages to answers. It is
@@ -13,7 +14,19 @@ import (
 func domainError(err error) *Error {
 	var invalid *account.InvalidInputError
 	var throttled *account.ThrottledError
+	var problems *project.ValidationError
 	switch {
+	case errors.As(err, &problems):
+		details := make([]Detail, len(problems.Problems))
+		for i, p := range problems.Problems {
+			details[i] = Detail{Field: p.Field, Message: p.Message}
+		}
+		return Unprocessable("invalid_field", problems.Error(), details...)
+	case errors.Is(err, project.ErrOwnerProtected):
+		return &Error{Status: http.StatusConflict, Code: "owner_protected", Message: project.ErrOwnerProtected.Error()}
+	case errors.Is(err, project.ErrNoAccess):
+		return &Error{Status: http.StatusConflict, Code: "not_a_member", Message: project.ErrNoAccess.Error(),
+			Details: []Detail{{Field: "user_id", Message: "has no access to the project"}}}
 	case errors.As(err, &invalid):
 		return Unprocessable("invalid_field", invalid.Error(), Detail{Field: invalid.Field, Message: invalid.Message})
 	case errors.As(err, &throttled):

@@ -1,6 +1,10 @@
 package httpx
 
-import "net/http"
+import (
+	"net/http"
+
+	"github.com/sluice-dev/sluice/internal/access"
+)
 
 // Access is who may reach a route before its handler runs. Finer rules
 // (project roles) are checked by the handler through the access package.
@@ -37,6 +41,11 @@ type Route struct {
 	// Form marks console routes that take HTML form posts: they answer
 	// errors as pages and carry the CSRF token in a form field.
 	Form bool
+	// Action is what a project route ({p} in its path) does. The guard
+	// resolves the project and the caller's role and asks the access
+	// matrix before the handler runs: no role is 404, a role without the
+	// action 403. Every route with {p} must name one.
+	Action access.Action
 }
 
 // Pattern is the ServeMux pattern of the route ("GET /api/v1/me").
