@@ -44,4 +44,7 @@ var (
 	ErrOwnerProtected = errors.New("the owner's access cannot be changed: the owner always has full access; transfer ownership to change who owns the project")
 	// ErrNoAccess: a transfer target must already have access.
 	ErrNoAccess = errors.New("the new owner must already have access to the project: grant them a role first")
+	// ErrNotOwner: only the owner may delete or transfer the project,
+	// decided again inside the change's transaction.
+	ErrNotOwner = errors.New("only the project's owner may do this, and you no longer own it: reload the project to see your role")
 )

@@ -213,6 +213,13 @@ func (s *Service) Transfer(ctx context.Context, p *account.Principal, g *access.
 		if err := q.LockAuditChain(ctx); err != nil {
 			return err
 		}
+		pr, err := stillOwner(ctx, q, g.Project.ID, p.User.ID)
+		if err != nil {
+			return err
+		}
+		if userID == pr.OwnerID {
+			return &ValidationError{Problems: []Problem{{Field: "user_id", Message: "is already the owner"}}}
+		}
 		target, err := q.UserByID(ctx, userID)
 		if errors.Is(err, store.ErrNotFound) {
 			return &ValidationError{Problems: []Problem{{Field: "user_id", Message: "is not a user"}}}
@@ -228,7 +235,7 @@ func (s *Service) Transfer(ctx context.Context, p *account.Principal, g *access.
 		} else if err != nil {
 			return err
 		}
-		prev := g.Project.OwnerID
+		prev := pr.OwnerID
 		if err := q.SetProjectOwner(ctx, g.Project.ID, userID); err != nil {
 			return err
 		}
@@ -270,6 +277,12 @@ func (s *Service) Delete(ctx context.Context, p *account.Principal, g *access.Gr
 		return err
 	}
 	return s.st.InTx(ctx, func(q *store.Q) error {
+		if err := q.LockAuditChain(ctx); err != nil {
+			return err
+		}
+		if _, err := stillOwner(ctx, q, g.Project.ID, p.User.ID); err != nil {
+			return err
+		}
 		if err := q.DeleteProject(ctx, g.Project.ID); err != nil {
 			return err
 		}
@@ -277,4 +290,20 @@ func (s *Service) Delete(ctx context.Context, p *account.Principal, g *access.Gr
 			map[string]any{"name": g.Project.Name}))
 		return err
 	})
+}
+
+// stillOwner re-reads the project in q's transaction and checks that the
+// caller owns it now. The guard read the role before the transaction
+// began; a request that waited behind a transfer of the same owner must
+// not act as the owner it no longer is (and, for a transfer, must not
+// hand the previous owner's administrator grant to itself).
+func stillOwner(ctx context.Context, q *store.Q, projectID, userID string) (*store.Project, error) {
+	pr, rank, err := q.ProjectForUser(ctx, projectID, userID)
+	if err != nil {
+		return nil, err
+	}
+	if rank != store.RankOwner {
+		return nil, ErrNotOwner
+	}
+	return pr, nil
 }

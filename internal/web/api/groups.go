@@ -9,10 +9,12 @@ import (
 )
 
 type groupView struct {
-	ID        string            `json:"id"`
-	Name      string            `json:"name"`
-	CreatedAt time.Time         `json:"created_at"`
-	Members   []groupMemberView `json:"members,omitempty"`
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at"`
+	// Members is left out of listings (nil) but shown, [] if empty, for
+	// one group: omitzero, not omitempty, which would drop an empty list.
+	Members []groupMemberView `json:"members,omitzero"`
 }
 
 type groupMemberView struct {

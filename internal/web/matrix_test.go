@@ -1,0 +1,754 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/sluice-dev/sluice/internal/access"
+	"github.com/sluice-dev/sluice/internal/app/apptest"
+	"github.com/sluice-dev/sluice/internal/store"
+	"github.com/sluice-dev/sluice/internal/web/httpx"
+)
+
+// The permission matrix, black-box: one row per route of the server, each
+// with the status every principal must get (DESIGN §4 and issue 3). The
+// test walks the server's route table, so a route added later without a
+// row here fails it.
+//
+// API keys: every row's expectations hold for the API key of each user
+// exactly as for that user's session. This was tried on every route,
+// including the ones where a key could plausibly differ: logging out with
+// a key (API or console) answers like a session logout but ends nothing,
+// the key keeps working (revoke it with DELETE /api/v1/me/api-keys/{id});
+// DELETE /api/v1/me/sessions with a key ends every session of its user;
+// the console's GET / and GET /login treat a key like a session.
+
+// mxFreshness is the state a row's cells need of their own, so that no cell
+// depends on another.
+type mxFreshness int
+
+const (
+	// mxShared: the request changes nothing another cell can see.
+	mxShared mxFreshness = iota
+	// mxFreshProject: the request may change or delete the project, so each
+	// cell gets a new one with the full membership layout.
+	mxFreshProject
+	// mxFreshUser: the request consumes or adds to the acting user's
+	// sessions, keys, password or second factor, so each cell acts as a
+	// new user of its principal's kind (in a new project, in a new group
+	// for the group kinds). Anonymous cells have no user to consume.
+	mxFreshUser
+)
+
+// mxCall is the concrete request a cell sends. body is nil, a JSON value, or
+// url.Values for a console form post. check, when set, runs once the
+// status is right: it checks the effect of an allowed request and that a
+// refused one changed nothing.
+type mxCall struct {
+	path  string
+	body  any
+	check func(r *apptest.Response)
+}
+
+// mxRow is one route: how to build its request for a cell, and the expected
+// status of every kind of principal.
+type mxRow struct {
+	route string // "METHOD /pattern", exactly as in the route table
+	fresh mxFreshness
+	req   func(c *mxCell) mxCall
+	want  mxExpect
+}
+
+func mxGet(path string) func(c *mxCell) mxCall {
+	return func(*mxCell) mxCall { return mxCall{path: path} }
+}
+
+func mxGetProject(suffix string) func(c *mxCell) mxCall {
+	return func(c *mxCell) mxCall { return mxCall{path: c.project(suffix)} }
+}
+
+var mxSessionCookie = httpx.SessionCookieName(false)
+
+func matrixRows() []mxRow {
+	return []mxRow{
+		// Probes and metrics: public, the same for everyone.
+		{route: "GET /healthz", req: mxGet("/healthz"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
+		{route: "GET /readyz", req: mxGet("/readyz"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
+		{route: "GET /metrics", req: mxGet("/metrics"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
+
+		// Setup is public but done: a valid-looking request is a conflict
+		// for everyone. Only anonymous could ever succeed (before setup no
+		// user exists to hold a session or key): setup_test.go covers that.
+		{route: "POST /api/v1/setup", req: func(c *mxCell) mxCall {
+			email := fmt.Sprintf("late-%d@example.com", c.fx.next())
+			return mxCall{path: "/api/v1/setup", body: map[string]any{"token": "a-guessed-token", "email": email, "password": matrixPW, "name": "Late"},
+				check: func(*apptest.Response) { c.noUser(email) }}
+		}, want: mxExpect{Owner: 409, Admin: 409, Standard: 409, GroupAdmin: 409, GroupStandard: 409, Outsider: 409, InstanceAdmin: 409, Anon: 409}},
+
+		// Logging in is public: whoever sends valid credentials gets a new
+		// session (a session or key already held lends nothing).
+		{route: "POST /api/v1/auth/login", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			a := c.credentials()
+			return mxCall{path: "/api/v1/auth/login", body: map[string]any{"email": a.email, "password": a.password},
+				check: func(r *apptest.Response) { c.newSessionCookie(r) }}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
+		{route: "POST /api/v1/auth/logout", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/api/v1/auth/logout", check: func(r *apptest.Response) { c.loggedOut() }}
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 204, GroupAdmin: 204, GroupStandard: 204, Outsider: 204, InstanceAdmin: 204, Anon: 401}},
+
+		// The caller's own account: any user, never anonymous.
+		{route: "GET /api/v1/me", req: mxGet("/api/v1/me"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},
+		{route: "POST /api/v1/me/password", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			a := c.credentials()
+			const next = "Granite-Meadow-Lantern-58"
+			return mxCall{path: "/api/v1/me/password", body: map[string]any{"current_password": a.password, "new_password": next},
+				check: func(r *apptest.Response) {
+					if r.Status == http.StatusNoContent {
+						changed := *a
+						changed.password = next
+						c.fx.login(c.t, &changed)
+					}
+				}}
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 204, GroupAdmin: 204, GroupStandard: 204, Outsider: 204, InstanceAdmin: 204, Anon: 401}},
+		{route: "GET /api/v1/me/sessions", req: mxGet("/api/v1/me/sessions"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},
+		{route: "DELETE /api/v1/me/sessions", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			var other *apptest.Client
+			if c.me() != nil {
+				other, _ = c.fx.login(c.t, c.me())
+			}
+			return mxCall{path: "/api/v1/me/sessions", check: func(r *apptest.Response) {
+				if r.Status != http.StatusOK {
+					return
+				}
+				c.wantGet(other, "/api/v1/me", 401, "another session after revoking the others")
+				// A session keeps itself; a key, having none, ends them all.
+				still := map[bool]int{false: 200, true: 401}[c.p.viaKey]
+				c.wantGet(c.fx.session(c.t, c.me()), "/api/v1/me", still, "the caller's own session")
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},
+		{route: "DELETE /api/v1/me/sessions/{id}", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			if c.me() == nil {
+				_, id := c.fx.login(c.t, c.w.users[mxOutsider])
+				return mxCall{path: "/api/v1/me/sessions/" + id}
+			}
+			other, id := c.fx.login(c.t, c.me())
+			return mxCall{path: "/api/v1/me/sessions/" + id, check: func(*apptest.Response) {
+				c.wantGet(other, "/api/v1/me", 401, "the revoked session")
+			}}
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 204, GroupAdmin: 204, GroupStandard: 204, Outsider: 204, InstanceAdmin: 204, Anon: 401}},
+		{route: "GET /api/v1/me/api-keys", req: mxGet("/api/v1/me/api-keys"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},
+		{route: "POST /api/v1/me/api-keys", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/api/v1/me/api-keys", body: map[string]any{"name": "matrix cell", "expires_in_days": 1}}
+		}, want: mxExpect{Owner: 201, Admin: 201, Standard: 201, GroupAdmin: 201, GroupStandard: 201, Outsider: 201, InstanceAdmin: 201, Anon: 401}},
+		{route: "DELETE /api/v1/me/api-keys/{id}", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			token, id := c.fx.newKey(c.t, c.credentials())
+			return mxCall{path: "/api/v1/me/api-keys/" + id, check: func(r *apptest.Response) {
+				revoked := map[bool]int{false: 200, true: 401}[r.Status == http.StatusNoContent]
+				c.wantGet(c.fx.keyClient(&mxUser{key: token}), "/api/v1/me", revoked, "the key named in the path")
+			}}
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 204, GroupAdmin: 204, GroupStandard: 204, Outsider: 204, InstanceAdmin: 204, Anon: 401}},
+		{route: "POST /api/v1/me/totp", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/api/v1/me/totp", body: map[string]any{"password": c.credentials().password}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},
+		{route: "POST /api/v1/me/totp/confirm", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			code := "123456"
+			if c.me() != nil {
+				code = totpCode(c.t, c.fx.beginTOTP(c.t, c.me()), c.fx.inst.Clock.Now())
+			}
+			return mxCall{path: "/api/v1/me/totp/confirm", body: map[string]any{"code": code}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},
+		{route: "POST /api/v1/me/totp/disable", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			if c.me() != nil {
+				c.fx.enableTOTP(c.t, c.me())
+			}
+			return mxCall{path: "/api/v1/me/totp/disable", body: map[string]any{"password": c.credentials().password}}
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 204, GroupAdmin: 204, GroupStandard: 204, Outsider: 204, InstanceAdmin: 204, Anon: 401}},
+		{route: "POST /api/v1/me/totp/recovery-codes", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			if c.me() != nil {
+				c.fx.enableTOTP(c.t, c.me())
+			}
+			return mxCall{path: "/api/v1/me/totp/recovery-codes", body: map[string]any{"password": c.credentials().password}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},
+
+		// Instance administration: the instance administrator only. Owning
+		// or administering a project gives nothing here.
+		{route: "GET /api/v1/users", req: mxGet("/api/v1/users"),
+			want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 401}},
+		{route: "POST /api/v1/users", req: func(c *mxCell) mxCall {
+			email := fmt.Sprintf("hire-%d@example.com", c.fx.next())
+			return mxCall{path: "/api/v1/users", body: map[string]any{"email": email, "password": matrixPW, "name": "Hire", "admin": true},
+				check: func(r *apptest.Response) {
+					if r.Status == http.StatusCreated {
+						c.wantUser(email)
+					} else {
+						c.noUser(email)
+					}
+				}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 201, Anon: 401}},
+		{route: "PATCH /api/v1/users/{id}", req: func(c *mxCell) mxCall {
+			target := c.fx.newUser(c.t, false)
+			return mxCall{path: "/api/v1/users/" + target.id, body: map[string]any{"disabled": true}, check: func(r *apptest.Response) {
+				if got := c.user(target.email).Disabled; got != (r.Status == http.StatusOK) {
+					c.t.Errorf("target disabled = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 401}},
+		{route: "GET /api/v1/audit", req: mxGet("/api/v1/audit"),
+			want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 401}},
+		{route: "GET /api/v1/audit/verify", req: mxGet("/api/v1/audit/verify"),
+			want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 401}},
+
+		// Plans and group names are readable by every user (to pick a plan,
+		// to know what a member entry refers to); groups are managed by the
+		// instance administrator.
+		{route: "GET /api/v1/plans", req: mxGet("/api/v1/plans"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},
+		{route: "GET /api/v1/groups", req: mxGet("/api/v1/groups"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},
+		{route: "POST /api/v1/groups", req: func(c *mxCell) mxCall {
+			name := fmt.Sprintf("Cell group %d", c.fx.next())
+			return mxCall{path: "/api/v1/groups", body: map[string]any{"name": name}, check: func(r *apptest.Response) {
+				if got := c.groupNamed(name); got != (r.Status == http.StatusCreated) {
+					c.t.Errorf("group %q exists = %v after status %d", name, got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 201, Anon: 401}},
+		{route: "GET /api/v1/groups/{id}", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/api/v1/groups/" + c.w.groups[mxGroupAdmin]}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 401}},
+		{route: "PATCH /api/v1/groups/{id}", req: func(c *mxCell) mxCall {
+			id := c.fx.newGroup(c.t)
+			before, _ := c.group(id)
+			name := fmt.Sprintf("Renamed group %d", c.fx.next())
+			return mxCall{path: "/api/v1/groups/" + id, body: map[string]any{"name": name}, check: func(r *apptest.Response) {
+				want := map[bool]string{true: name, false: before.Name}[r.Status == http.StatusOK]
+				if g, _ := c.group(id); g.Name != want {
+					c.t.Errorf("group name %q after status %d, want %q", g.Name, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 401}},
+		{route: "DELETE /api/v1/groups/{id}", req: func(c *mxCell) mxCall {
+			id := c.fx.newGroup(c.t)
+			return mxCall{path: "/api/v1/groups/" + id, check: func(r *apptest.Response) {
+				if g, _ := c.group(id); (g == nil) != (r.Status == http.StatusNoContent) {
+					c.t.Errorf("group deleted = %v after status %d", g == nil, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 204, Anon: 401}},
+		{route: "POST /api/v1/groups/{id}/members", req: func(c *mxCell) mxCall {
+			id, user := c.fx.newGroup(c.t), c.w.users[mxOutsider].id
+			return mxCall{path: "/api/v1/groups/" + id + "/members", body: map[string]any{"user_id": user}, check: func(r *apptest.Response) {
+				if _, m := c.group(id); m[user] != (r.Status == http.StatusCreated) {
+					c.t.Errorf("user in group = %v after status %d", m[user], r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 201, Anon: 401}},
+		{route: "DELETE /api/v1/groups/{id}/members/{user}", req: func(c *mxCell) mxCall {
+			user := c.w.users[mxOutsider].id
+			id := c.fx.newGroup(c.t, user)
+			return mxCall{path: "/api/v1/groups/" + id + "/members/" + user, check: func(r *apptest.Response) {
+				if _, m := c.group(id); m[user] == (r.Status == http.StatusNoContent) {
+					c.t.Errorf("user in group = %v after status %d", m[user], r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 204, Anon: 401}},
+
+		// Projects: any user lists (only what they can see) and creates.
+		{route: "GET /api/v1/projects", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/api/v1/projects", check: func(r *apptest.Response) {
+				if r.Status != http.StatusOK {
+					return
+				}
+				listed := strings.Contains(string(r.Body), `"id":"`+c.w.project+`"`)
+				if want := c.p.kind <= mxGroupStandard; listed != want {
+					c.t.Errorf("the shared project is listed = %v, want %v", listed, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},
+		{route: "POST /api/v1/projects", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/api/v1/projects", body: map[string]any{"name": fmt.Sprintf("Cell project %d", c.fx.next())}}
+		}, want: mxExpect{Owner: 201, Admin: 201, Standard: 201, GroupAdmin: 201, GroupStandard: 201, Outsider: 201, InstanceAdmin: 201, Anon: 401}},
+
+		// One project, DESIGN §4 row by row. No role (the outsider, and the
+		// instance administrator, who has no implicit access) is 404,
+		// exactly like a project that does not exist; a role without the
+		// action is 403.
+		{route: "GET /api/v1/projects/{p}", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project(""), check: func(r *apptest.Response) {
+				roles := map[mxWho]string{mxOwner: "owner", mxAdmin: "admin", mxStandard: "standard", mxGroupAdmin: "admin", mxGroupStandard: "standard"}
+				if r.Status == http.StatusOK && r.String("role") != roles[c.p.kind] {
+					c.t.Errorf("effective role %q, want %q", r.String("role"), roles[c.p.kind])
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "PATCH /api/v1/projects/{p}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			name := fmt.Sprintf("Renamed project %d", c.fx.next())
+			return mxCall{path: c.project(""), body: map[string]any{"name": name}, check: func(r *apptest.Response) {
+				want := map[bool]string{true: name, false: c.w.name}[r.Status == http.StatusOK]
+				if got := c.as(mxOwner).Do(c.t, "GET", c.project(""), nil).String("name"); got != want {
+					c.t.Errorf("project name %q after status %d, want %q", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "DELETE /api/v1/projects/{p}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project(""), body: map[string]any{"password": c.credentials().password}, check: func(r *apptest.Response) {
+				want := map[bool]int{true: 404, false: 200}[r.Status == http.StatusNoContent]
+				c.wantGet(c.as(mxOwner), c.project(""), want, "the owner reading the project")
+			}}
+		}, want: mxExpect{Owner: 204, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/transfer", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			to := c.w.users[mxStandard].id
+			return mxCall{path: c.project("/transfer"), body: map[string]any{"user_id": to}, check: func(r *apptest.Response) {
+				want := map[bool]string{true: to, false: c.w.users[mxOwner].id}[r.Status == http.StatusOK]
+				if got := c.as(mxOwner).Do(c.t, "GET", c.project(""), nil).String("owner.id"); got != want {
+					c.t.Errorf("owner %s after status %d, want %s", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/members", req: mxGetProject("/members"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/members", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			key := "user:" + c.w.users[mxOutsider].id
+			return mxCall{path: c.project("/members"), body: map[string]any{"user_id": c.w.users[mxOutsider].id, "role": "standard"},
+				check: func(r *apptest.Response) {
+					want := map[bool]string{true: "standard", false: ""}[r.Status == http.StatusCreated]
+					if got := c.members()[key]; got != want {
+						c.t.Errorf("the outsider's role %q after status %d, want %q", got, r.Status, want)
+					}
+				}}
+		}, want: mxExpect{Owner: 201, Admin: 201, Standard: 403, GroupAdmin: 201, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "PATCH /api/v1/projects/{p}/members/{m}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			m := c.w.members[mxStandard]
+			return mxCall{path: c.project("/members/" + m), body: map[string]any{"role": "admin"}, check: func(r *apptest.Response) {
+				want := map[bool]string{true: "admin", false: "standard"}[r.Status == http.StatusOK]
+				if got := c.members()[m]; got != want {
+					c.t.Errorf("the member's role %q after status %d, want %q", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "DELETE /api/v1/projects/{p}/members/{m}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			m := c.w.members[mxStandard]
+			return mxCall{path: c.project("/members/" + m), check: func(r *apptest.Response) {
+				want := map[bool]string{true: "", false: "standard"}[r.Status == http.StatusNoContent]
+				if got := c.members()[m]; got != want {
+					c.t.Errorf("the member's role %q after status %d, want %q", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 403, GroupAdmin: 204, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/audit", req: mxGetProject("/audit"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+
+		// Console pages. They answer a missing login with a redirect to the
+		// login page, not 401; the public ones answer everyone. A key
+		// counts as a login on a page as it does on the API.
+		{route: "GET /{$}", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/", check: func(r *apptest.Response) { c.redirectsTo(r, "/login") }}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 303}},
+		{route: "GET /setup", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/setup", check: func(r *apptest.Response) { c.redirectsTo(r, "/login?notice=setup-done") }}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 303, InstanceAdmin: 303, Anon: 303}},
+		{route: "POST /setup", req: func(c *mxCell) mxCall {
+			email := fmt.Sprintf("late-%d@example.com", c.fx.next())
+			return mxCall{path: "/setup", body: url.Values{"token": {"a-guessed-token"}, "email": {email}, "password": {matrixPW}, "name": {"Late"}},
+				check: func(*apptest.Response) { c.noUser(email) }}
+		}, want: mxExpect{Owner: 409, Admin: 409, Standard: 409, GroupAdmin: 409, GroupStandard: 409, Outsider: 409, InstanceAdmin: 409, Anon: 409}},
+		{route: "GET /login", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/login", check: func(r *apptest.Response) { c.redirectsTo(r, "/") }}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 303, InstanceAdmin: 303, Anon: 200}},
+		{route: "POST /login", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			a := c.credentials()
+			return mxCall{path: "/login", body: url.Values{"email": {a.email}, "password": {a.password}, "next": {"/"}}, check: func(r *apptest.Response) {
+				c.redirectsTo(r, "/")
+				c.newSessionCookie(r)
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 303, InstanceAdmin: 303, Anon: 303}},
+		{route: "POST /logout", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/logout", body: url.Values{}, check: func(r *apptest.Response) {
+				if c.p.kind == mxAnon {
+					c.redirectsTo(r, "/login?next=%2Flogout")
+					return
+				}
+				c.redirectsTo(r, "/login?notice=logged-out")
+				c.loggedOut()
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 303, InstanceAdmin: 303, Anon: 303}},
+		{route: "GET /static/", req: mxGet("/static/console.css"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
+	}
+}
+
+// matrixPostgresRows are the rows the matrix also runs on PostgreSQL, where what
+// differs is the SQL: the effective-role query and the grants.
+var matrixPostgresRows = map[string]bool{
+	"GET /api/v1/projects":                      true,
+	"GET /api/v1/projects/{p}":                  true,
+	"PATCH /api/v1/projects/{p}":                true,
+	"DELETE /api/v1/projects/{p}":               true,
+	"POST /api/v1/projects/{p}/members":         true,
+	"PATCH /api/v1/projects/{p}/members/{m}":    true,
+	"GET /api/v1/users":                         true,
+	"DELETE /api/v1/groups/{id}/members/{user}": true,
+}
+
+// TestMatrix runs every row as every principal on SQLite, and the rows of
+// matrixPostgresRows on PostgreSQL; cells run in parallel on one instance.
+func TestMatrix(t *testing.T) {
+	eachDialect(t, func(t *testing.T, d store.Dialect) {
+		fx := newMatrixFixture(t, d)
+		routes := fx.inst.App.Server.Routes()
+		rows := matrixRows()
+		checkMatrixCoverage(t, routes, rows)
+		crossCheckMatrix(t, routes, rows)
+		mux := http.NewServeMux()
+		for _, rt := range routes {
+			mux.Handle(rt.Pattern(), http.NotFoundHandler())
+		}
+		for _, rw := range rows {
+			if d != store.SQLite && !matrixPostgresRows[rw.route] {
+				continue
+			}
+			t.Run(rw.route, func(t *testing.T) {
+				t.Parallel()
+				for _, p := range mxPrincipals() {
+					t.Run(p.String(), func(t *testing.T) {
+						t.Parallel()
+						runMatrixCell(t, fx, mux, rw, p)
+					})
+				}
+			})
+		}
+	})
+}
+
+// runMatrixCell sends one row's request as one principal against state of its
+// own where the row needs it.
+func runMatrixCell(t *testing.T, fx *mxFixture, mux *http.ServeMux, rw mxRow, p mxPrincipal) {
+	w := fx.common
+	switch {
+	case rw.fresh == mxFreshProject:
+		w = fx.newWorld(t, mxAnon)
+	case rw.fresh == mxFreshUser && p.kind != mxAnon:
+		w = fx.newWorld(t, p.kind)
+	}
+	c := &mxCell{t: t, fx: fx, w: w, p: p}
+	cl := c.client()
+	req := rw.req(c)
+	method, _, _ := strings.Cut(rw.route, " ")
+	if _, pattern := mux.Handler(httptest.NewRequest(method, req.path, nil)); pattern != rw.route {
+		t.Fatalf("the row's request %s %s reaches %q, not its own route", method, req.path, pattern)
+	}
+	var r *apptest.Response
+	if form, ok := req.body.(url.Values); ok {
+		r = cl.Raw(t, method, req.path, "application/x-www-form-urlencoded", []byte(form.Encode()))
+	} else {
+		r = cl.Do(t, method, req.path, req.body)
+	}
+	if want := rw.want.of(p.kind); r.Status != want {
+		t.Fatalf("%s %s as %s: status %d, want %d; body %s", method, req.path, p, r.Status, want, r.Body)
+	}
+	if r.Status >= 400 && strings.HasPrefix(req.path, "/api/") {
+		checkErrorShape(t, r, rw.route+" as "+p.String())
+	}
+	if req.check != nil {
+		req.check(r)
+	}
+}
+
+// checkMatrixCoverage fails unless the table has exactly one row per route
+// of the server, each with a status for every kind of principal.
+func checkMatrixCoverage(t *testing.T, routes []httpx.Route, rows []mxRow) {
+	t.Helper()
+	exists := map[string]bool{}
+	for _, rt := range routes {
+		exists[rt.Pattern()] = true
+	}
+	seen := map[string]bool{}
+	for _, rw := range rows {
+		if seen[rw.route] {
+			t.Errorf("two rows for %s: keep one", rw.route)
+		}
+		seen[rw.route] = true
+		if !exists[rw.route] {
+			t.Errorf("row %q names no route of the server: fix its method and pattern or remove it", rw.route)
+		}
+		for _, w := range mxWhos {
+			if rw.want.of(w) == 0 {
+				t.Errorf("row %s has no status for %s", rw.route, w)
+			}
+		}
+	}
+	for _, rt := range routes {
+		if !seen[rt.Pattern()] {
+			t.Errorf("route %s (access %s) has no row in the matrix table: add one with the status every principal must get", rt.Pattern(), rt.Access)
+		}
+	}
+}
+
+// mxProjectRole is the role each kind holds on a world's project.
+var mxProjectRole = map[mxWho]access.Role{mxOwner: access.Owner, mxAdmin: access.Admin, mxStandard: access.Standard,
+	mxGroupAdmin: access.Admin, mxGroupStandard: access.Standard, mxOutsider: access.None, mxInstanceAdmin: access.None}
+
+// crossCheckMatrix checks the literal table against what the route table
+// and access.Matrix imply, so the two cannot drift apart silently: it is a
+// cross-check, not where the expectations come from.
+func crossCheckMatrix(t *testing.T, routes []httpx.Route, rows []mxRow) {
+	t.Helper()
+	byPattern := map[string]httpx.Route{}
+	for _, rt := range routes {
+		byPattern[rt.Pattern()] = rt
+	}
+	for _, rw := range rows {
+		rt, ok := byPattern[rw.route]
+		if !ok {
+			continue
+		}
+		page := !strings.HasPrefix(rt.Path, "/api/")
+		for _, w := range mxWhos {
+			got := rw.want.of(w)
+			refused := got == 401 || got == 403 || got == 404
+			var want string
+			switch {
+			case w == mxAnon && rt.Access != httpx.Public && page:
+				want = "303 (to the login page)"
+				if got == 303 {
+					continue
+				}
+			case w == mxAnon && rt.Access != httpx.Public:
+				want = "401"
+				if got == 401 {
+					continue
+				}
+			case w == mxAnon:
+				want = "not 401/403/404 (a public route)"
+				if !refused {
+					continue
+				}
+			case rt.Action != "" && mxProjectRole[w] == access.None:
+				want = "404 (no role on the project)"
+				if got == 404 {
+					continue
+				}
+			case rt.Action != "" && access.Can(mxProjectRole[w], rt.Action):
+				want = fmt.Sprintf("allowed (%s may %s)", mxProjectRole[w], rt.Action)
+				if !refused {
+					continue
+				}
+			case rt.Action != "":
+				want = fmt.Sprintf("403 (%s may not %s)", mxProjectRole[w], rt.Action)
+				if got == 403 {
+					continue
+				}
+			case rt.Access == httpx.Admin && w != mxInstanceAdmin:
+				want = "403 (instance administrators only)"
+				if got == 403 {
+					continue
+				}
+			default:
+				want = "allowed"
+				if !refused {
+					continue
+				}
+			}
+			t.Errorf("row %s says %d for %s; the route table and access.Matrix say %s", rw.route, got, w, want)
+		}
+	}
+}
+
+// noUser fails unless no account has email.
+func (c *mxCell) noUser(email string) {
+	c.t.Helper()
+	if c.user(email) != nil {
+		c.t.Errorf("the account %s was created", email)
+	}
+}
+
+// wantUser fails unless an account has email.
+func (c *mxCell) wantUser(email string) {
+	c.t.Helper()
+	if c.user(email) == nil {
+		c.t.Errorf("the account %s was not created", email)
+	}
+}
+
+// groupNamed reports whether a group has name.
+func (c *mxCell) groupNamed(name string) bool {
+	c.t.Helper()
+	gs, err := c.fx.inst.App.Store.Reader().ListGroups(context.Background())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, g := range gs {
+		if g.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// wantGet fails unless a GET of path by client answers status.
+func (c *mxCell) wantGet(client *apptest.Client, path string, status int, what string) {
+	c.t.Helper()
+	if got := c.status(client, path); got != status {
+		c.t.Errorf("%s: GET %s answers %d, want %d", what, path, got, status)
+	}
+}
+
+// redirectsTo checks the Location of a redirect (other answers pass).
+func (c *mxCell) redirectsTo(r *apptest.Response, location string) {
+	c.t.Helper()
+	if r.Status == http.StatusSeeOther && r.Header.Get("Location") != location {
+		c.t.Errorf("redirects to %q, want %q", r.Header.Get("Location"), location)
+	}
+}
+
+// newSessionCookie checks that a login answer set a session cookie.
+func (c *mxCell) newSessionCookie(r *apptest.Response) {
+	c.t.Helper()
+	if ck := setCookie(r, mxSessionCookie); ck == nil || ck.Value == "" {
+		c.t.Errorf("login set no session cookie: %q", r.Header.Values("Set-Cookie"))
+	}
+}
+
+// loggedOut checks what a logout did: a session is ended; an API key,
+// which a logout does not revoke, keeps working.
+func (c *mxCell) loggedOut() {
+	c.t.Helper()
+	switch {
+	case c.p.kind == mxAnon:
+	case c.p.viaKey:
+		c.wantGet(c.fx.keyClient(c.me()), "/api/v1/me", 200, "the key after a logout sent with it")
+	default:
+		c.wantGet(c.fx.session(c.t, c.me()), "/api/v1/me", 401, "the session after its logout")
+	}
+}
+
+// TestMatrixNotFoundIsIdentical: a project the caller has no role on
+// answers exactly like one that does not exist, status and body, so a
+// project ID leaks nothing; and the refused requests changed nothing.
+func TestMatrixNotFoundIsIdentical(t *testing.T) {
+	eachDialect(t, func(t *testing.T, d store.Dialect) {
+		fx := newMatrixFixture(t, d)
+		w := fx.common
+		c := &mxCell{t: t, fx: fx, w: w}
+		std := w.members[mxStandard]
+		probes := []struct {
+			method, suffix string
+			body           map[string]any
+		}{
+			{"GET", "", nil},
+			{"PATCH", "", map[string]any{"name": "Probe"}},
+			{"DELETE", "", map[string]any{"password": "<own>"}},
+			{"GET", "/members", nil},
+			{"PATCH", "/members/" + std, map[string]any{"role": "admin"}},
+			{"DELETE", "/members/" + std, nil},
+		}
+		callers := map[string]struct {
+			client *apptest.Client
+			a      *mxUser
+		}{
+			"outsider/session":       {fx.session(t, w.users[mxOutsider]), w.users[mxOutsider]},
+			"outsider/api-key":       {fx.keyClient(w.users[mxOutsider]), w.users[mxOutsider]},
+			"instance-admin/session": {fx.session(t, w.users[mxInstanceAdmin]), w.users[mxInstanceAdmin]},
+			"instance-admin/api-key": {fx.keyClient(w.users[mxInstanceAdmin]), w.users[mxInstanceAdmin]},
+			"owner/session":          {fx.session(t, w.users[mxOwner]), w.users[mxOwner]},
+		}
+		body := func(b map[string]any, a *mxUser) map[string]any {
+			if b["password"] == "<own>" {
+				return map[string]any{"password": a.password}
+			}
+			return b
+		}
+		for _, pr := range probes {
+			what := pr.method + " /api/v1/projects/{p}" + strings.ReplaceAll(pr.suffix, std, "{m}")
+			// The reference: the owner asking about a project that was never created.
+			ref := callers["owner/session"].client.Do(t, pr.method, "/api/v1/projects/"+store.NewID()+pr.suffix, body(pr.body, w.users[mxOwner]))
+			wantError(t, ref, http.StatusNotFound, "not_found", what+" of a missing project")
+			for name, cl := range callers {
+				targets := map[string]string{"a missing project": store.NewID(), "a malformed ID": "not-a-project"}
+				if name != "owner/session" {
+					targets["the project"] = w.project
+				}
+				for tname, id := range targets {
+					r := cl.client.Do(t, pr.method, "/api/v1/projects/"+id+pr.suffix, body(pr.body, cl.a))
+					if r.Status != ref.Status || !bytes.Equal(r.Body, ref.Body) || r.Header.Get("Content-Type") != ref.Header.Get("Content-Type") {
+						t.Errorf("%s by %s on %s: %d %s\nwant exactly the missing project's answer: %d %s", what, name, tname, r.Status, r.Body, ref.Status, ref.Body)
+					}
+				}
+			}
+		}
+		r := fx.session(t, w.users[mxOwner]).Do(t, "GET", c.project(""), nil)
+		if r.Status != http.StatusOK || r.String("name") != w.name {
+			t.Errorf("the probes changed the project: %d %s", r.Status, r.Body)
+		}
+		if got := c.members()[std]; got != "standard" {
+			t.Errorf("the probes changed the standard member's role to %q", got)
+		}
+	})
+}
+
+// TestMatrixRolesAreNotCached: a change to what a user may do takes effect
+// on their very next request, through the same session and the same API
+// key (DESIGN §4: no permissions cached in sessions or keys).
+func TestMatrixRolesAreNotCached(t *testing.T) {
+	eachDialect(t, func(t *testing.T, d store.Dialect) {
+		fx := newMatrixFixture(t, d)
+		// both sends a request through the same session and the same key
+		// and wants the same status from each.
+		type pair struct{ session, key *apptest.Client }
+		both := func(t *testing.T, p pair, method, path string, body any, status int, what string) {
+			t.Helper()
+			for name, cl := range map[string]*apptest.Client{"session": p.session, "api key": p.key} {
+				if r := cl.Do(t, method, path, body); r.Status != status {
+					t.Errorf("%s through the %s: %d, want %d; body %s", what, name, r.Status, status, r.Body)
+				}
+			}
+		}
+		rename := func(n int) map[string]any { return map[string]any{"name": fmt.Sprintf("Renamed %d", n)} }
+
+		t.Run("leaving the group", func(t *testing.T) {
+			w := fx.newWorld(t, mxGroupAdmin)
+			u := w.users[mxGroupAdmin]
+			p := pair{fx.session(t, u), fx.keyClient(u)}
+			path := "/api/v1/projects/" + w.project
+			both(t, p, "PATCH", path, rename(1), 200, "group admin renames")
+			wantStatus(t, fx.root(t).Do(t, "DELETE", "/api/v1/groups/"+w.groups[mxGroupAdmin]+"/members/"+u.id, nil), 204, "remove from group")
+			both(t, p, "PATCH", path, rename(2), 404, "renaming after leaving the group")
+			both(t, p, "GET", path, nil, 404, "reading after leaving the group")
+		})
+		t.Run("admin switched to standard", func(t *testing.T) {
+			w := fx.newWorld(t, mxAdmin)
+			u := w.users[mxAdmin]
+			p := pair{fx.session(t, u), fx.keyClient(u)}
+			path := "/api/v1/projects/" + w.project
+			both(t, p, "PATCH", path, rename(1), 200, "admin renames")
+			own := fx.session(t, w.users[mxOwner])
+			wantStatus(t, own.Do(t, "PATCH", path+"/members/"+w.members[mxAdmin], map[string]any{"role": "standard"}), 200, "switch to standard")
+			both(t, p, "PATCH", path, rename(2), 403, "renaming as standard")
+			both(t, p, "GET", path, nil, 200, "reading as standard")
+		})
+		t.Run("group switched to standard", func(t *testing.T) {
+			w := fx.newWorld(t, mxGroupAdmin)
+			u := w.users[mxGroupAdmin]
+			p := pair{fx.session(t, u), fx.keyClient(u)}
+			path := "/api/v1/projects/" + w.project
+			both(t, p, "PATCH", path, rename(1), 200, "group admin renames")
+			own := fx.session(t, w.users[mxOwner])
+			wantStatus(t, own.Do(t, "PATCH", path+"/members/"+w.members[mxGroupAdmin], map[string]any{"role": "standard"}), 200, "switch the group to standard")
+			both(t, p, "PATCH", path, rename(2), 403, "renaming through a standard group")
+			wantStatus(t, own.Do(t, "DELETE", path+"/members/"+w.members[mxGroupAdmin], nil), 204, "revoke the group")
+			both(t, p, "GET", path, nil, 404, "reading after the group's grant is revoked")
+		})
+	})
+}
