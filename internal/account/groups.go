@@ -26,10 +26,36 @@ func checkGroupName(name string) (string, error) {
 	return n, nil
 }
 
+// groupEvent records a group change in the instance log and, when the
+// change moves access (membership, deletion), in the log of every project
+// the group holds a grant on, so a project's owners see who gained or lost
+// access to it through a group. Call it before a deletion removes the
+// group's grants.
 func (s *Service) groupEvent(ctx context.Context, q *store.Q, p *Principal, c Client, action, groupID string, detail map[string]any) error {
-	_, err := audit.Append(ctx, q, audit.Event{ActorID: p.User.ID, ActorEmail: p.User.Email, IP: c.IP,
-		Action: action, Target: "group:" + groupID, Outcome: audit.Success, Detail: detail})
-	return err
+	ev := audit.Event{ActorID: p.User.ID, ActorEmail: p.User.Email, IP: c.IP,
+		Action: action, Target: "group:" + groupID, Outcome: audit.Success, Detail: detail}
+	if _, err := audit.Append(ctx, q, ev); err != nil {
+		return err
+	}
+	if action == audit.ActionGroupCreate || action == audit.ActionGroupRename {
+		return nil
+	}
+	grants, err := q.GroupGrants(ctx, groupID)
+	if err != nil {
+		return err
+	}
+	for _, g := range grants {
+		pe := ev
+		pe.ProjectID = g.ProjectID
+		pe.Detail = map[string]any{"group_role": g.Role, "member_id": g.ID}
+		for k, v := range detail {
+			pe.Detail[k] = v
+		}
+		if _, err := audit.Append(ctx, q, pe); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CreateGroup makes a group.
@@ -104,10 +130,10 @@ func (s *Service) DeleteGroup(ctx context.Context, p *Principal, id string, c Cl
 		if err != nil {
 			return err
 		}
-		if err := q.DeleteGroup(ctx, id); err != nil {
+		if err := s.groupEvent(ctx, q, p, c, audit.ActionGroupDelete, id, map[string]any{"name": g.Name}); err != nil {
 			return err
 		}
-		return s.groupEvent(ctx, q, p, c, audit.ActionGroupDelete, id, map[string]any{"name": g.Name})
+		return q.DeleteGroup(ctx, id)
 	})
 }
 

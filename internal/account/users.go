@@ -252,10 +252,17 @@ func (s *Service) RevokeOtherSessions(ctx context.Context, p *Principal, c Clien
 // ConfirmPassword checks the caller's password again before an
 // irreversible step (deleting a project). Wrong answers count against the
 // login throttles and are recorded as a failure of action.
-func (s *Service) ConfirmPassword(ctx context.Context, p *Principal, password, action string, c Client) error {
+// projectID, when set, puts the failure in that project's log too.
+func (s *Service) ConfirmPassword(ctx context.Context, p *Principal, password, action, projectID string, c Client) error {
 	if err := s.checkPasswordOf(ctx, p, password, c); err != nil {
 		if errors.Is(err, ErrWrongPassword) {
-			return s.recordFailure(ctx, p, c, action, err)
+			aerr := s.st.InTx(ctx, func(q *store.Q) error {
+				_, e := audit.Append(ctx, q, audit.Event{ActorID: p.User.ID, ActorEmail: p.User.Email, IP: c.IP,
+					ProjectID: projectID, Action: action, Target: "project:" + projectID, Outcome: audit.Failure,
+					Detail: map[string]any{"reason": "wrong password"}})
+				return e
+			})
+			return errors.Join(err, aerr)
 		}
 		return err
 	}

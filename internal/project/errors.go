@@ -44,7 +44,14 @@ var (
 	ErrOwnerProtected = errors.New("the owner's access cannot be changed: the owner always has full access; transfer ownership to change who owns the project")
 	// ErrNoAccess: a transfer target must already have access.
 	ErrNoAccess = errors.New("the new owner must already have access to the project: grant them a role first")
-	// ErrNotOwner: only the owner may delete or transfer the project,
-	// decided again inside the change's transaction.
-	ErrNotOwner = errors.New("only the project's owner may do this, and you no longer own it: reload the project to see your role")
+	// ErrRoleChanged: the caller's role no longer allows the change. The
+	// guard checked the role before the change's transaction began; the
+	// change checks it again inside, so a role lowered meanwhile (a
+	// transfer, a demotion, a revoked group) is obeyed.
+	ErrRoleChanged = errors.New("your role on this project no longer allows this (it changed while the request ran): reload the project to see your role")
+	// ErrAlreadyMember: the user or group already has a grant.
+	ErrAlreadyMember = errors.New("already a member of this project: switch their role with PATCH .../members/{m} instead")
+	// ErrPlanChange: only instance administrators move a project to
+	// another plan, since plans bound what a project may keep.
+	ErrPlanChange = errors.New("only an instance administrator may move a project to another plan")
 )

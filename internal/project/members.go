@@ -47,10 +47,7 @@ func (s *Service) Grant(ctx context.Context, p *account.Principal, g *access.Gra
 	}
 	var out *store.Grant
 	err := s.st.InTx(ctx, func(q *store.Q) error {
-		if err := q.LockAuditChain(ctx); err != nil {
-			return err
-		}
-		pr, _, err := q.ProjectForUser(ctx, g.Project.ID, p.User.ID)
+		pr, _, err := recheck(ctx, q, g.Project.ID, p, access.ManageAccess)
 		if err != nil {
 			return err
 		}
@@ -59,7 +56,7 @@ func (s *Service) Grant(ctx context.Context, p *account.Principal, g *access.Gra
 		if ng.UserID != "" {
 			u, err := q.UserByID(ctx, ng.UserID)
 			if errors.Is(err, store.ErrNotFound) {
-				return &ValidationError{Problems: []Problem{{Field: "user_id", Message: "is not a user: see GET /api/v1/users for IDs"}}}
+				return &ValidationError{Problems: []Problem{{Field: "user_id", Message: "is not a user: grant by \"email\" instead, or ask an instance administrator for the ID"}}}
 			}
 			if err != nil {
 				return err
@@ -79,7 +76,9 @@ func (s *Service) Grant(ctx context.Context, p *account.Principal, g *access.Gra
 			detail["group"], target = gr.Name, "group:"+gr.ID
 		}
 		gr := &store.Grant{ProjectID: pr.ID, UserID: ng.UserID, GroupID: ng.GroupID, Role: ng.Role}
-		if err := q.CreateGrant(ctx, gr); err != nil {
+		if err := q.CreateGrant(ctx, gr); errors.Is(err, store.ErrConflict) {
+			return ErrAlreadyMember
+		} else if err != nil {
 			return err
 		}
 		detail["member_id"] = gr.ID
@@ -102,7 +101,7 @@ func (s *Service) SetRole(ctx context.Context, p *account.Principal, g *access.G
 	}
 	var out *store.Grant
 	err := s.st.InTx(ctx, func(q *store.Q) error {
-		if err := q.LockAuditChain(ctx); err != nil {
+		if _, _, err := recheck(ctx, q, g.Project.ID, p, access.ManageAccess); err != nil {
 			return err
 		}
 		gr, err := q.GrantByID(ctx, g.Project.ID, memberID)
@@ -131,7 +130,7 @@ func (s *Service) Revoke(ctx context.Context, p *account.Principal, g *access.Gr
 		return ErrOwnerProtected
 	}
 	return s.st.InTx(ctx, func(q *store.Q) error {
-		if err := q.LockAuditChain(ctx); err != nil {
+		if _, _, err := recheck(ctx, q, g.Project.ID, p, access.ManageAccess); err != nil {
 			return err
 		}
 		gr, err := q.GrantByID(ctx, g.Project.ID, memberID)

@@ -135,7 +135,7 @@ func (s *Service) Update(ctx context.Context, p *account.Principal, g *access.Gr
 	}
 	var v *View
 	err := s.st.InTx(ctx, func(q *store.Q) error {
-		pr, rank, err := q.ProjectForUser(ctx, g.Project.ID, p.User.ID)
+		pr, role, err := recheck(ctx, q, g.Project.ID, p, access.ConfigureProject)
 		if err != nil {
 			return err
 		}
@@ -156,6 +156,9 @@ func (s *Service) Update(ctx context.Context, p *account.Principal, g *access.Gr
 			}
 		}
 		if u.PlanID != nil && *u.PlanID != pr.PlanID {
+			if !p.User.Admin {
+				return ErrPlanChange
+			}
 			if _, err := q.PlanByID(ctx, *u.PlanID); errors.Is(err, store.ErrNotFound) {
 				ps.add("plan_id", fmt.Sprintf("%q is not a plan: list them with GET /api/v1/plans", *u.PlanID))
 			} else if err != nil {
@@ -193,7 +196,7 @@ func (s *Service) Update(ctx context.Context, p *account.Principal, g *access.Gr
 		if err != nil {
 			return err
 		}
-		v = &View{Project: &next, Settings: after, Plan: plan, Owner: owner, Role: access.RoleFromRank(rank)}
+		v = &View{Project: &next, Settings: after, Plan: plan, Owner: owner, Role: role}
 		return nil
 	})
 	return v, err
@@ -209,11 +212,7 @@ func (s *Service) Transfer(ctx context.Context, p *account.Principal, g *access.
 		return nil, &ValidationError{Problems: []Problem{{Field: "user_id", Message: "is already the owner"}}}
 	}
 	err := s.st.InTx(ctx, func(q *store.Q) error {
-		// Serialise with other access changes to this project.
-		if err := q.LockAuditChain(ctx); err != nil {
-			return err
-		}
-		pr, err := stillOwner(ctx, q, g.Project.ID, p.User.ID)
+		pr, _, err := recheck(ctx, q, g.Project.ID, p, access.OwnProject)
 		if err != nil {
 			return err
 		}
@@ -273,14 +272,11 @@ func (s *Service) Delete(ctx context.Context, p *account.Principal, g *access.Gr
 	if password == "" {
 		return &ValidationError{Problems: []Problem{{Field: "password", Message: "is required: type your password to confirm the deletion"}}}
 	}
-	if err := s.accounts.ConfirmPassword(ctx, p, password, audit.ActionProjectDelete, c); err != nil {
+	if err := s.accounts.ConfirmPassword(ctx, p, password, audit.ActionProjectDelete, g.Project.ID, c); err != nil {
 		return err
 	}
 	return s.st.InTx(ctx, func(q *store.Q) error {
-		if err := q.LockAuditChain(ctx); err != nil {
-			return err
-		}
-		if _, err := stillOwner(ctx, q, g.Project.ID, p.User.ID); err != nil {
+		if _, _, err := recheck(ctx, q, g.Project.ID, p, access.OwnProject); err != nil {
 			return err
 		}
 		if err := q.DeleteProject(ctx, g.Project.ID); err != nil {
@@ -292,18 +288,23 @@ func (s *Service) Delete(ctx context.Context, p *account.Principal, g *access.Gr
 	})
 }
 
-// stillOwner re-reads the project in q's transaction and checks that the
-// caller owns it now. The guard read the role before the transaction
-// began; a request that waited behind a transfer of the same owner must
-// not act as the owner it no longer is (and, for a transfer, must not
-// hand the previous owner's administrator grant to itself).
-func stillOwner(ctx context.Context, q *store.Q, projectID, userID string) (*store.Project, error) {
-	pr, rank, err := q.ProjectForUser(ctx, projectID, userID)
+// recheck re-reads the project and the caller's role inside q's
+// transaction, after the caller took the lock that serialises access
+// changes, and checks that the role still allows action. The guard read
+// the role before the transaction began; a request that waited behind a
+// transfer, a demotion or a revoked grant must not act on the role it no
+// longer has. No role at all is store.ErrNotFound, as everywhere.
+func recheck(ctx context.Context, q *store.Q, projectID string, p *account.Principal, action access.Action) (*store.Project, access.Role, error) {
+	if err := q.LockAuditChain(ctx); err != nil {
+		return nil, access.None, err
+	}
+	pr, rank, err := q.ProjectForUser(ctx, projectID, p.User.ID)
 	if err != nil {
-		return nil, err
+		return nil, access.None, err
 	}
-	if rank != store.RankOwner {
-		return nil, ErrNotOwner
+	role := access.RoleFromRank(rank)
+	if !access.Can(role, action) {
+		return nil, role, ErrRoleChanged
 	}
-	return pr, nil
+	return pr, role, nil
 }

@@ -100,14 +100,64 @@ func TestOwnerActionsRecheckOwnership(t *testing.T) {
 		if _, err := svc.Transfer(ctx, cyd, stale, dan.User.ID, c); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := svc.Transfer(ctx, cyd, stale, dan.User.ID, c); !errors.Is(err, project.ErrNotOwner) {
+		if _, err := svc.Transfer(ctx, cyd, stale, dan.User.ID, c); !errors.Is(err, project.ErrRoleChanged) {
 			t.Errorf("an administrator transferred the project on a stale owner role: %v", err)
 		}
-		if err := svc.Delete(ctx, cyd, stale, testPW, c); !errors.Is(err, project.ErrNotOwner) {
+		if err := svc.Delete(ctx, cyd, stale, testPW, c); !errors.Is(err, project.ErrRoleChanged) {
 			t.Errorf("an administrator deleted the project on a stale owner role: %v", err)
 		}
 		if g := resolve(dan); g.Role != access.Owner {
 			t.Fatalf("dan's role at the end: %s", g.Role)
+		}
+	})
+}
+
+// TestAdminActionsRecheckRole: an administrator demoted to standard while a
+// request of theirs was past the guard cannot finish an access change or a
+// configuration change with the role they lost.
+func TestAdminActionsRecheckRole(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		c := account.Client{IP: "127.0.0.1"}
+		svc := project.NewService(st, account.NewService(st, account.Config{Params: cheap}))
+		owner := principal(t, st, "owner@example.com")
+		adm := principal(t, st, "adm@example.com")
+		eve := principal(t, st, "eve@example.com")
+		v, err := svc.Create(ctx, owner, "P", c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pid := v.Project.ID
+		og, _ := svc.Resolve(ctx, owner, pid)
+		admGrant, err := svc.Grant(ctx, owner, og, project.NewGrant{UserID: adm.User.ID, Role: store.RoleAdmin}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stale, err := svc.Resolve(ctx, adm, pid)
+		if err != nil || stale.Role != access.Admin {
+			t.Fatalf("adm resolves as %+v, %v", stale, err)
+		}
+		if _, err := svc.SetRole(ctx, owner, og, admGrant.ID, store.RoleStandard, c); err != nil {
+			t.Fatal(err)
+		}
+		name := "Renamed"
+		if _, err := svc.Update(ctx, adm, stale, project.Update{Name: &name}, c); !errors.Is(err, project.ErrRoleChanged) {
+			t.Errorf("a demoted admin renamed the project: %v", err)
+		}
+		if _, err := svc.Grant(ctx, adm, stale, project.NewGrant{UserID: eve.User.ID, Role: store.RoleAdmin}, c); !errors.Is(err, project.ErrRoleChanged) {
+			t.Errorf("a demoted admin granted access: %v", err)
+		}
+		if _, err := svc.SetRole(ctx, adm, stale, admGrant.ID, store.RoleAdmin, c); !errors.Is(err, project.ErrRoleChanged) {
+			t.Errorf("a demoted admin promoted themself back: %v", err)
+		}
+		if err := svc.Revoke(ctx, adm, stale, admGrant.ID, c); !errors.Is(err, project.ErrRoleChanged) {
+			t.Errorf("a demoted admin revoked a grant: %v", err)
+		}
+		if g, _ := svc.Resolve(ctx, adm, pid); g.Role != access.Standard || g.Project.Name != "P" {
+			t.Fatalf("after the refused changes: role %s, name %q", g.Role, g.Project.Name)
+		}
+		if _, err := svc.Resolve(ctx, eve, pid); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("eve got access: %v", err)
 		}
 	})
 }

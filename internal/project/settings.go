@@ -99,6 +99,9 @@ func (s Settings) Apply(p *SettingsPatch) Settings {
 	}
 	if p.Alerts != nil {
 		s.Alerts = *p.Alerts
+		if s.Alerts.On == nil { // absent, not []: alert on every failure
+			s.Alerts.On = DefaultSettings().Alerts.On
+		}
 	}
 	if p.DynamicIPAllowlist != nil {
 		s.DynamicIPAllowlist = *p.DynamicIPAllowlist
@@ -159,6 +162,9 @@ func (s *Settings) Validate(plan *store.Plan) error {
 	if s.Alerts.Enabled && len(s.Alerts.Emails) == 0 {
 		ps.add("settings.alerts.emails", "is empty but alerts are enabled: add an address or disable alerts")
 	}
+	if s.Alerts.Enabled && len(s.Alerts.On) == 0 {
+		ps.add("settings.alerts.on", "is empty but alerts are enabled: list failed, partially_failed or both")
+	}
 	for i, st := range s.Alerts.On {
 		if !slices.Contains(alertStatuses, st) {
 			ps.add(fmt.Sprintf("settings.alerts.on[%d]", i), fmt.Sprintf("%q is not a run status that alerts: use %s", st, strings.Join(alertStatuses, " or ")))
@@ -184,7 +190,10 @@ func (s *Settings) Validate(plan *store.Plan) error {
 			continue
 		}
 		h := strings.ToLower(strings.TrimSuffix(strings.TrimSpace(e), "."))
-		if len(h) > 253 || !hostnameRE.MatchString(h) {
+		// A name whose last label is all digits ("127.1") is an address
+		// in disguise to many resolvers: refuse it as a host name.
+		last := h[strings.LastIndex(h, ".")+1:]
+		if len(h) > 253 || !hostnameRE.MatchString(h) || strings.Trim(last, "0123456789") == "" {
 			ps.add(fmt.Sprintf("settings.egress_allowlist[%d]", i), fmt.Sprintf("%q is neither a CIDR, an IP address nor a host name such as erp.internal or *.corp.example", e))
 			continue
 		}

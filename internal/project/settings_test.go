@@ -193,9 +193,10 @@ func TestApplyLeavesAbsentFieldsAlone(t *testing.T) {
 		t.Fatalf("Apply(nil) = %+v", got)
 	}
 
-	// A present key is replaced whole: alerts without "on" has no "on".
+	// A present key is replaced whole, but alerts without "on" alert on
+	// every failure (the default) rather than on nothing.
 	after = before.Apply(&SettingsPatch{Alerts: &Alerts{Enabled: false}})
-	if after.Alerts.Enabled || after.Alerts.Emails == nil || len(after.Alerts.Emails) != 0 || len(after.Alerts.On) != 0 ||
+	if after.Alerts.Enabled || after.Alerts.Emails == nil || len(after.Alerts.Emails) != 0 || len(after.Alerts.On) != 2 ||
 		after.TimeZone != before.TimeZone || !slices.Equal(after.EgressAllowlist, before.EgressAllowlist) || after.Retention != before.Retention {
 		t.Fatalf("Apply(alerts) = %+v", after)
 	}
@@ -268,5 +269,25 @@ func TestParseSettings(t *testing.T) {
 	raw, _ := json.Marshal(full)
 	if back, err := ParseSettings(string(raw)); err != nil || !reflect.DeepEqual(back, full) {
 		t.Fatalf("round trip = %+v, %v", back, err)
+	}
+}
+
+func TestAlertsOnDefaultsWhenAbsent(t *testing.T) {
+	s := DefaultSettings().Apply(&SettingsPatch{Alerts: &Alerts{Enabled: true, Emails: []string{"ops@example.com"}}})
+	if len(s.Alerts.On) != 2 {
+		t.Fatalf("alerts.on absent from the patch: %v, want both failure statuses", s.Alerts.On)
+	}
+	if err := s.Validate(nil); err != nil {
+		t.Fatal(err)
+	}
+	s = DefaultSettings().Apply(&SettingsPatch{Alerts: &Alerts{Enabled: true, Emails: []string{"ops@example.com"}, On: []string{}}})
+	err := s.Validate(nil)
+	var ve *ValidationError
+	if !errors.As(err, &ve) || ve.Problems[0].Field != "settings.alerts.on" {
+		t.Fatalf("enabled alerts on nothing: %v", err)
+	}
+	s = DefaultSettings().Apply(&SettingsPatch{EgressAllowlist: &[]string{"127.1", "10.1"}})
+	if err := s.Validate(nil); !errors.As(err, &ve) || len(ve.Problems) != 2 {
+		t.Fatalf("numeric host names: %v", err)
 	}
 }

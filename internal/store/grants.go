@@ -107,3 +107,21 @@ func (q *Q) SetGrantRole(ctx context.Context, projectID, id, role string) error 
 func (q *Q) DeleteGrant(ctx context.Context, projectID, id string) error {
 	return q.execOne(ctx, "delete grant", `DELETE FROM grants WHERE project_id = $1 AND id = $2`, projectID, id)
 }
+
+// GroupGrants lists the grants a group holds, on every project.
+func (q *Q) GroupGrants(ctx context.Context, groupID string) ([]*Grant, error) {
+	rows, err := q.q.QueryContext(ctx, grantSelect+` WHERE g.group_id = $1 ORDER BY g.project_id`, groupID)
+	if err != nil {
+		return nil, fmt.Errorf("store: list group grants: %w", err)
+	}
+	defer rows.Close()
+	var out []*Grant
+	for rows.Next() {
+		g, err := scanGrant(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list group grants: %w", err)
+		}
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}

@@ -22,10 +22,12 @@ import (
 // row here fails it.
 //
 // API keys: every row's expectations hold for the API key of each user
-// exactly as for that user's session. This was tried on every route,
-// including the ones where a key could plausibly differ: logging out with
-// a key (API or console) answers like a session logout but ends nothing,
-// the key keeps working (revoke it with DELETE /api/v1/me/api-keys/{id});
+// exactly as for that user's session, unless the row says otherwise in
+// keyWant. This was tried on every route, including the ones where a key
+// could plausibly differ: logging out through the API with a key is
+// refused (400: a key is not a session; revoke it with DELETE
+// /api/v1/me/api-keys/{id}), and the key keeps working; the console's
+// logout form with a key ends nothing and redirects;
 // DELETE /api/v1/me/sessions with a key ends every session of its user;
 // the console's GET / and GET /login treat a key like a session.
 
@@ -63,6 +65,8 @@ type mxRow struct {
 	fresh mxFreshness
 	req   func(c *mxCell) mxCall
 	want  mxExpect
+	// keyWant, when set, is what API-key principals expect instead.
+	keyWant *mxExpect
 }
 
 func mxGet(path string) func(c *mxCell) mxCall {
@@ -103,7 +107,8 @@ func matrixRows() []mxRow {
 		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
 		{route: "POST /api/v1/auth/logout", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
 			return mxCall{path: "/api/v1/auth/logout", check: func(r *apptest.Response) { c.loggedOut() }}
-		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 204, GroupAdmin: 204, GroupStandard: 204, Outsider: 204, InstanceAdmin: 204, Anon: 401}},
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 204, GroupAdmin: 204, GroupStandard: 204, Outsider: 204, InstanceAdmin: 204, Anon: 401},
+			keyWant: &mxExpect{Owner: 400, Admin: 400, Standard: 400, GroupAdmin: 400, GroupStandard: 400, Outsider: 400, InstanceAdmin: 400, Anon: 401}},
 
 		// The caller's own account: any user, never anonymous.
 		{route: "GET /api/v1/me", req: mxGet("/api/v1/me"),
@@ -455,7 +460,11 @@ func runMatrixCell(t *testing.T, fx *mxFixture, mux *http.ServeMux, rw mxRow, p 
 	} else {
 		r = cl.Do(t, method, req.path, req.body)
 	}
-	if want := rw.want.of(p.kind); r.Status != want {
+	want := rw.want.of(p.kind)
+	if p.viaKey && rw.keyWant != nil {
+		want = rw.keyWant.of(p.kind)
+	}
+	if r.Status != want {
 		t.Fatalf("%s %s as %s: status %d, want %d; body %s", method, req.path, p, r.Status, want, r.Body)
 	}
 	if r.Status >= 400 && strings.HasPrefix(req.path, "/api/") {

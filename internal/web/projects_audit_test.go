@@ -269,16 +269,24 @@ func TestProjectListsAndPlans(t *testing.T) {
 		}
 		pa := "/api/v1/projects/" + alpha
 		wantStatus(t, bob.C.Do(t, "PATCH", pa, map[string]any{"settings": map[string]any{"retention": map[string]any{"run_log_days": 20}}}), 200, "retention 20")
+		// Plans bound what a project keeps: only an instance
+		// administrator (who also needs a role on the project) moves one.
 		before := accessState(t, inst)
-		r = bob.C.Do(t, "PATCH", pa, map[string]any{"plan_id": small.ID})
+		r = bob.C.Do(t, "PATCH", pa, map[string]any{"plan_id": small.ID, "name": "Alpha renamed"})
+		wantError(t, r, 403, "forbidden", "the owner moves the project to another plan")
+		wantSameAccess(t, inst, before, "the owner's refused plan move")
+		annID := ann.Do(t, "GET", "/api/v1/me", nil).String("user.id")
+		mustMember(t, bob.C, alpha, map[string]any{"user_id": annID, "role": "admin"})
+		before = accessState(t, inst)
+		r = ann.Do(t, "PATCH", pa, map[string]any{"plan_id": small.ID})
 		wantError(t, r, 422, "invalid_field", "move to a plan shorter than the retention")
 		if errorField(r) != "settings.retention.run_log_days" {
 			t.Fatalf("refused move names %q", errorField(r))
 		}
 		wantSameAccess(t, inst, before, "the refused move")
-		wantError(t, bob.C.Do(t, "PATCH", pa, map[string]any{"plan_id": "platinum"}), 422, "invalid_field", "unknown plan")
+		wantError(t, ann.Do(t, "PATCH", pa, map[string]any{"plan_id": "platinum"}), 422, "invalid_field", "unknown plan")
 		wantSameAccess(t, inst, before, "the unknown plan")
-		r = bob.C.Do(t, "PATCH", pa, map[string]any{"plan_id": small.ID, "settings": map[string]any{"retention": map[string]any{"run_log_days": 10}}})
+		r = ann.Do(t, "PATCH", pa, map[string]any{"plan_id": small.ID, "settings": map[string]any{"retention": map[string]any{"run_log_days": 10}}})
 		if r.Status != 200 || r.String("plan.id") != small.ID || r.Get("plan.run_log_retention_days") != float64(10) {
 			t.Fatalf("move with a shorter retention: %d %s", r.Status, r.Body)
 		}

@@ -75,9 +75,9 @@ func TestProjectBadInput(t *testing.T) {
 			{"neither user nor group", bob.C, "POST", pa + "/members", map[string]any{"role": "standard"}, 422, "invalid_field", []string{"user_id"}},
 			{"email and user", bob.C, "POST", pa + "/members", map[string]any{"email": dan.Email, "user_id": dan.ID, "role": "standard"}, 422, "invalid_field", []string{"email"}},
 			// Granting twice.
-			{"user twice", bob.C, "POST", pa + "/members", map[string]any{"user_id": cyd.ID, "role": "admin"}, 409, "conflict", nil},
-			{"user twice by email", gil.C, "POST", pa + "/members", map[string]any{"email": cyd.Email, "role": "standard"}, 409, "conflict", nil},
-			{"group twice", bob.C, "POST", pa + "/members", map[string]any{"group_id": team, "role": "admin"}, 409, "conflict", nil},
+			{"user twice", bob.C, "POST", pa + "/members", map[string]any{"user_id": cyd.ID, "role": "admin"}, 409, "already_member", nil},
+			{"user twice by email", gil.C, "POST", pa + "/members", map[string]any{"email": cyd.Email, "role": "standard"}, 409, "already_member", nil},
+			{"group twice", bob.C, "POST", pa + "/members", map[string]any{"group_id": team, "role": "admin"}, 409, "already_member", nil},
 			// The owner's access is not the members routes' to change.
 			{"grant to the owner", bob.C, "POST", pa + "/members", map[string]any{"user_id": bob.ID, "role": "admin"}, 409, "owner_protected", nil},
 			{"grant to the owner by email", gil.C, "POST", pa + "/members", map[string]any{"email": bob.Email, "role": "standard"}, 409, "owner_protected", nil},
@@ -146,9 +146,9 @@ func TestProjectBadInput(t *testing.T) {
 			{"patch nothing", bob.C, "PATCH", pa, map[string]any{}, 422, "invalid_field", nil},
 			{"patch null name", bob.C, "PATCH", pa, map[string]any{"name": nil, "settings": nil}, 422, "invalid_field", nil},
 			{"patch an empty name", bob.C, "PATCH", pa, map[string]any{"name": "   "}, 422, "invalid_field", []string{"name"}},
-			{"patch an unknown plan", bob.C, "PATCH", pa, map[string]any{"plan_id": "platinum"}, 422, "invalid_field", []string{"plan_id"}},
-			{"patch every problem at once", gil.C, "PATCH", pa, map[string]any{"name": "", "plan_id": "platinum", "settings": badSettings}, 422, "invalid_field",
-				[]string{"name", "plan_id", "settings.time_zone", "settings.alerts.emails[1]", "settings.dynamic_ip_allowlist[0]", "settings.egress_allowlist[2]",
+			{"patch the plan, not an instance admin", bob.C, "PATCH", pa, map[string]any{"plan_id": "platinum"}, 403, "forbidden", []string{"plan_id"}},
+			{"patch every problem at once", gil.C, "PATCH", pa, map[string]any{"name": "", "settings": badSettings}, 422, "invalid_field",
+				[]string{"name", "settings.time_zone", "settings.alerts.emails[1]", "settings.dynamic_ip_allowlist[0]", "settings.egress_allowlist[2]",
 					"settings.retention.run_log_days", "settings.console_log_defaults.capture[0]", "settings.console_log_defaults.auto_off_hours"}},
 			{"a good rename with bad settings", bob.C, "PATCH", pa, map[string]any{"name": "Renamed", "settings": map[string]any{"time_zone": "Nowhere"}}, 422, "invalid_field",
 				[]string{"settings.time_zone"}},
@@ -210,8 +210,8 @@ func TestProjectBadInput(t *testing.T) {
 			t.Fatalf("hidden project %d %s; missing project %d %s", hidden.Status, hidden.Body, missing.Status, missing.Body)
 		}
 
-		// A wrong password is refused and recorded as a failed deletion;
-		// the project and its members stay.
+		// A wrong password is refused and recorded as a failed deletion,
+		// in the project's log too; the project and its members stay.
 		before := accessState(t, inst)
 		projectEvents := countAudit(t, inst, a)
 		r := bob.C.Do(t, "DELETE", pa, map[string]any{"password": "Not-The-Password-123"})
@@ -219,7 +219,7 @@ func TestProjectBadInput(t *testing.T) {
 		if errorField(r) != "password" {
 			t.Fatalf("wrong password names field %q", errorField(r))
 		}
-		if roleOn(t, bob.C, a) != "owner" || membersOf(pa, bob.C) != membersA || countAudit(t, inst, a) != projectEvents {
+		if roleOn(t, bob.C, a) != "owner" || membersOf(pa, bob.C) != membersA || countAudit(t, inst, a) != projectEvents+1 {
 			t.Fatal("a deletion with a wrong password changed the project")
 		}
 		r = ann.Do(t, "GET", "/api/v1/audit?limit=1", nil)

@@ -59,6 +59,12 @@ func (a *API) login(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) logout(w http.ResponseWriter, r *http.Request) {
+	if principal(r).Session == nil {
+		// Answering 204 would let a script believe its credential is gone.
+		httpx.WriteError(w, r, httpx.BadRequest("not_a_session",
+			"this request carries an API key, not a session: a key is not logged out but revoked, with DELETE /api/v1/me/api-keys/{id}"))
+		return
+	}
 	if err := a.Accounts.Logout(r.Context(), principal(r), client(r)); err != nil {
 		httpx.WriteError(w, r, err)
 		return

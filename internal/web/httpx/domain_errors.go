@@ -27,8 +27,13 @@ func domainError(err error) *Error {
 	case errors.Is(err, project.ErrNoAccess):
 		return &Error{Status: http.StatusConflict, Code: "not_a_member", Message: project.ErrNoAccess.Error(),
 			Details: []Detail{{Field: "user_id", Message: "has no access to the project"}}}
-	case errors.Is(err, project.ErrNotOwner):
-		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: project.ErrNotOwner.Error()}
+	case errors.Is(err, project.ErrRoleChanged):
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: project.ErrRoleChanged.Error()}
+	case errors.Is(err, project.ErrPlanChange):
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: project.ErrPlanChange.Error(),
+			Details: []Detail{{Field: "plan_id", Message: "instance administrators only"}}}
+	case errors.Is(err, project.ErrAlreadyMember):
+		return &Error{Status: http.StatusConflict, Code: "already_member", Message: project.ErrAlreadyMember.Error()}
 	case errors.As(err, &invalid):
 		return Unprocessable("invalid_field", invalid.Error(), Detail{Field: invalid.Field, Message: invalid.Message})
 	case errors.As(err, &throttled):

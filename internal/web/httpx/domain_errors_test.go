@@ -24,7 +24,7 @@ func TestProjectErrors(t *testing.T) {
 		{"every problem listed", fmt.Errorf("update project: %w", problems), 422, "invalid_field", []string{"name", "settings.egress_allowlist[2]"}},
 		{"owner protected", fmt.Errorf("revoke: %w", project.ErrOwnerProtected), 409, "owner_protected", nil},
 		{"not a member", project.ErrNoAccess, 409, "not_a_member", []string{"user_id"}},
-		{"no longer the owner", fmt.Errorf("delete: %w", project.ErrNotOwner), 403, "forbidden", nil},
+		{"no longer the owner", fmt.Errorf("delete: %w", project.ErrRoleChanged), 403, "forbidden", nil},
 	} {
 		e := Describe(httptest.NewRequest("GET", "/", nil), tc.err)
 		var fields []string
