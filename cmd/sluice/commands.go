@@ -33,7 +33,7 @@ func parse(name string, set config.Set, args []string, stderr io.Writer, getenv 
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	c, err := parse("serve", config.DB|config.Server|config.Worker|config.Logging, args, stderr, getenv)
+	c, err := parse("serve", config.DB|config.Server|config.Worker|config.Logging|config.Keys, args, stderr, getenv)
 	if err != nil {
 		return err
 	}
@@ -62,7 +62,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 }
 
 func cmdWorker(ctx context.Context, args []string, stderr io.Writer, getenv func(string) string) error {
-	c, err := parse("worker", config.DB|config.Worker|config.Logging, args, stderr, getenv)
+	c, err := parse("worker", config.DB|config.Worker|config.Logging|config.Keys, args, stderr, getenv)
 	if err != nil {
 		return err
 	}
@@ -137,7 +137,7 @@ func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if email == "" {
 		return usageError{errors.New("--email is required")}
 	}
-	c, err := parse("admin create-user", config.DB|config.Logging, rest, stderr, getenv)
+	c, err := parse("admin create-user", config.DB|config.Logging|config.Keys, rest, stderr, getenv)
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,14 @@ func cmdAdmin(ctx context.Context, args []string, stdin io.Reader, stdout, stder
 	if _, err := app.Migrate(ctx, st); err != nil {
 		return err
 	}
-	svc := account.NewService(st, account.Config{Logger: app.NewLogger(c, stderr)})
+	log := app.NewLogger(c, stderr)
+	// The keyring is opened (and the master key checked) here too: the
+	// account service seals two-factor secrets with it.
+	keyring, err := app.OpenKeyring(ctx, c, st, log)
+	if err != nil {
+		return err
+	}
+	svc := account.NewService(st, account.Config{Logger: log, Keyring: keyring})
 	u, err := svc.CreateUser(ctx, nil, account.NewUser{Email: email, Name: name, Password: password, Admin: admin}, account.Client{IP: "local"})
 	if err != nil {
 		var invalid *account.InvalidInputError

@@ -20,11 +20,16 @@ Usage:
   sluice worker    [flags]   run only queue workers against a shared PostgreSQL database
   sluice migrate   [flags]   apply database migrations and exit
   sluice admin create-user --email E [--name N] [--admin]   create an account (password on stdin)
+  sluice keys rotate [--no-wait]   add a key term and re-encrypt every stored secret under it
+  sluice keys status               show the key terms, rotations and what each term sealed
   sluice audit verify        check that the activity log's hash chain is intact
   sluice version
 
 Run "sluice COMMAND -h" for the flags of a command. Every flag can also be set
-with an environment variable: --data-dir is SLUICE_DATA_DIR, and so on.
+with an environment variable: --data-dir is SLUICE_DATA_DIR, and so on. The
+master key that unlocks stored secrets is SLUICE_MASTER_KEY (environment only)
+or --master-key-file; back it up apart from the database: without it nothing
+stored encrypted can be read.
 `
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -55,6 +60,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdAdmin(ctx, args[1:], stdin, stdout, stderr, getenv)
 	case "audit":
 		err = cmdAudit(ctx, args[1:], stdout, stderr, getenv)
+	case "keys":
+		err = cmdKeys(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "sluice", version)
 	case "help", "-h", "--help":

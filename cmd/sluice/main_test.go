@@ -214,7 +214,9 @@ func TestWorkerNodeOnPostgres(t *testing.T) {
 		IdleExpiresAt: past, AbsoluteExpiresAt: past}); err != nil {
 		t.Fatal(err)
 	}
-	cmd, _, stderr := sluiceProcess(t, "worker", "--database-url", url)
+	// Its own data directory: without a master key the worker generates a
+	// development key file there (not in the source tree).
+	cmd, _, stderr := sluiceProcess(t, "worker", "--database-url", url, "--data-dir", t.TempDir())
 	deadline := time.Now().Add(60 * time.Second) // hang guard only
 	for {
 		var n int

@@ -146,7 +146,11 @@ func (s *Service) allow(acctKey, ipKey string) error {
 func (s *Service) checkSecondFactor(ctx context.Context, u *store.User, code string) (bool, error) {
 	code = strings.TrimSpace(code)
 	if len(code) == 6 && strings.Trim(code, "0123456789") == "" {
-		step, ok := auth.ValidateTOTP(u.TOTPSecret, code, s.cfg.Now(), u.TOTPLastStep)
+		secret, err := s.openTOTP(ctx, u.ID, totpSecretField, u.TOTPSecret)
+		if err != nil {
+			return false, err
+		}
+		step, ok := auth.ValidateTOTP(secret, code, s.cfg.Now(), u.TOTPLastStep)
 		if !ok {
 			return false, ErrInvalidTOTP
 		}

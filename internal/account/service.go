@@ -36,8 +36,11 @@ type Config struct {
 	MaxConcurrentHashes int
 	// Issuer names Sluice in authenticator apps (default "Sluice").
 	Issuer string
-	Now    func() time.Time
-	Logger *slog.Logger
+	// Keyring seals the TOTP secrets at rest. Without one, two-factor
+	// enrolment is refused rather than store a secret in clear.
+	Keyring Keyring
+	Now     func() time.Time
+	Logger  *slog.Logger
 }
 
 // Service runs the account operations.

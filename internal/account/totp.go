@@ -34,7 +34,11 @@ func (s *Service) BeginTOTP(ctx context.Context, p *Principal, password string, 
 	if err != nil {
 		return nil, err
 	}
-	if err := s.st.Writer().SetTOTPPending(ctx, p.User.ID, secret); err != nil {
+	sealed, term, err := s.sealTOTP(ctx, p.User.ID, totpPendingField, secret)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.st.Writer().SetTOTPPending(ctx, p.User.ID, sealed, term); err != nil {
 		return nil, err
 	}
 	return &TOTPEnrollment{Secret: secret, URL: url}, nil
@@ -50,17 +54,27 @@ func (s *Service) ConfirmTOTP(ctx context.Context, p *Principal, code string, c 
 	if u.TOTPEnabled || u.TOTPPendingSecret == "" {
 		return nil, fmt.Errorf("%w: start enrolment first (POST /api/v1/me/totp)", ErrTOTPState)
 	}
-	step, ok := auth.ValidateTOTP(u.TOTPPendingSecret, code, s.cfg.Now(), 0)
+	pending, err := s.openTOTP(ctx, u.ID, totpPendingField, u.TOTPPendingSecret)
+	if err != nil {
+		return nil, err
+	}
+	step, ok := auth.ValidateTOTP(pending, code, s.cfg.Now(), 0)
 	if !ok {
 		// Not a failed login: the caller is logged in and mistyped.
 		return nil, &InvalidInputError{Field: "code", Message: "is wrong or expired: enter the code your authenticator app shows now"}
+	}
+	// Sealed again for the active column: the AAD binds a value to its
+	// column, so the pending ciphertext cannot simply be moved.
+	active, term, err := s.sealTOTP(ctx, u.ID, totpSecretField, pending)
+	if err != nil {
+		return nil, err
 	}
 	plain, hashes, err := auth.NewRecoveryCodes(RecoveryCodeCount)
 	if err != nil {
 		return nil, err
 	}
 	err = s.st.InTx(ctx, func(q *store.Q) error {
-		if err := q.EnableTOTP(ctx, u.ID, u.TOTPPendingSecret, step); err != nil {
+		if err := q.EnableTOTP(ctx, u.ID, active, term, step); err != nil {
 			return err
 		}
 		if err := q.ReplaceRecoveryCodes(ctx, u.ID, hexAll(hashes)); err != nil {

@@ -1,6 +1,6 @@
 // Package app is the composition root: it turns a Config into a running
-// Sluice — store, migrations, queue, account service, HTTP server — and
-// shuts them down in order.
+// Sluice — store, migrations, keyring, queue, account service, HTTP
+// server — and shuts them down in order.
 package app
 
 import (
@@ -19,9 +19,11 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/config"
+	"github.com/sluice-dev/sluice/internal/connection"
 	"github.com/sluice-dev/sluice/internal/netguard"
 	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/queue"
+	"github.com/sluice-dev/sluice/internal/secrets"
 	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/web"
 	"github.com/sluice-dev/sluice/internal/web/api"
@@ -71,12 +73,47 @@ func Migrate(ctx context.Context, st *store.Store) ([]int, error) {
 	return applied, queue.Migrate(ctx, st)
 }
 
+// OpenKeyring loads the master key (SLUICE_MASTER_KEY, --master-key-file,
+// or in development a key file generated in the data directory) and opens
+// the keyring of the migrated store st, with every table that holds sealed
+// secrets registered for key rotation. A wrong master key is an error:
+// start-up stops before anything is read or sealed.
+func OpenKeyring(ctx context.Context, c *config.Config, st *store.Store, log *slog.Logger) (*secrets.Keyring, error) {
+	mk, err := secrets.LoadMasterKey(secrets.MasterKeySource{Env: c.MasterKey, File: c.MasterKeyFile, DataDir: c.DataDir, Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	k, err := secrets.OpenKeyring(ctx, st, mk, secrets.Options{Logger: log})
+	if err != nil {
+		return nil, err
+	}
+	for _, cols := range secretColumns() {
+		if err := k.Registry().Add(cols); err != nil {
+			return nil, err
+		}
+	}
+	return k, nil
+}
+
+// secretColumns lists every table column that holds a sealed secret, so
+// `sluice keys rotate` re-encrypts them all. A feature that stores secrets
+// adds its table here.
+func secretColumns() []secrets.Columns {
+	return []secrets.Columns{
+		account.TOTPColumns(),
+		// Connection secrets: one sealed JSON object per connection,
+		// bound to AAD{connections, <id>, secrets}.
+		{Table: "connections", ID: "id", Term: "secrets_term", Secrets: []string{"secrets"}},
+	}
+}
+
 // App is a running Sluice process.
 type App struct {
 	Config   *config.Config
 	Log      *slog.Logger
 	Store    *store.Store
 	Queue    *queue.Queue
+	Keyring  *secrets.Keyring
 	Accounts *account.Service
 	Metrics  *httpx.Metrics
 	Server   *web.Server
@@ -113,6 +150,10 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 		st.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	if a.Keyring, err = OpenKeyring(ctx, c, st, log); err != nil {
+		st.Close()
+		return nil, err
+	}
 	acfg := account.Config{SessionIdle: c.SessionIdle, SessionMax: c.SessionMax, Logger: log}
 	if opts.AccountConfig != nil {
 		acfg = *opts.AccountConfig
@@ -121,12 +162,14 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 	if opts.Now != nil {
 		acfg.Now = opts.Now
 	}
+	acfg.Keyring = a.Keyring
 	a.Accounts = account.NewService(st, acfg)
 	a.Metrics = httpx.NewMetrics()
 	q, err := queue.New(st, queue.Options{
 		Work: work, Workers: c.Workers, Logger: log, PollInterval: opts.QueuePoll,
 		Register: func(w *river.Workers) {
 			a.Accounts.Register(w)
+			a.Keyring.Register(w)
 			if opts.Register != nil {
 				opts.Register(w)
 			}
@@ -139,6 +182,7 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 		return nil, err
 	}
 	a.Queue = q
+	a.Keyring.SetQueue(q)
 	a.Metrics.SetQueueDepthFunc(q.Depth)
 	return a, nil
 }
@@ -152,16 +196,26 @@ func (a *App) BuildServer() error {
 	}
 	sessionMax := a.Accounts.SessionMax()
 	projects := project.NewService(a.Store, a.Accounts)
+	egressAllow := splitList(c.EgressAllow)
+	if _, err := netguard.NewEgressPolicy(netguard.EgressOptions{Allow: egressAllow}); err != nil {
+		return fmt.Errorf("--egress-allow: %w", err)
+	}
+	connections := connection.NewService(a.Store, a.Keyring)
+	connections.ValidateAuth = connection.ValidateHTTPAuth
+	network := connection.NewGuardedNetwork(a.Store, egressAllow, connection.HTTPAuth)
+	network.SaveSecrets = connections.SaveSecrets
+	connections.Network = network
 	a.Server = web.New(web.Deps{
 		Accounts: a.Accounts,
 		Projects: projects,
-		API:      &api.API{Accounts: a.Accounts, Projects: projects, Store: a.Store, TLS: c.TLS(), SessionMax: sessionMax},
-		Console:  console.New(a.Accounts, c.TLS(), sessionMax),
-		Metrics:  a.Metrics,
-		Logger:   a.Log,
-		Proxies:  proxies,
-		TLS:      c.TLS(),
-		Ready:    map[string]web.Pinger{"database": a.Store, "queue": a.Queue},
+		API: &api.API{Accounts: a.Accounts, Projects: projects, Connections: connections, Keyring: a.Keyring, Store: a.Store,
+			TLS: c.TLS(), SessionMax: sessionMax},
+		Console: console.New(a.Accounts, c.TLS(), sessionMax),
+		Metrics: a.Metrics,
+		Logger:  a.Log,
+		Proxies: proxies,
+		TLS:     c.TLS(),
+		Ready:   map[string]web.Pinger{"database": a.Store, "queue": a.Queue},
 	})
 	return nil
 }
@@ -279,4 +333,15 @@ func (a *App) Close() error {
 		a.listener.Close()
 	}
 	return a.Store.Close()
+}
+
+// splitList reads a comma-separated flag value.
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,12 +11,13 @@ import (
 	"github.com/pquerna/otp/totp"
 
 	"github.com/sluice-dev/sluice/internal/app/apptest"
+	"github.com/sluice-dev/sluice/internal/secrets"
 	"github.com/sluice-dev/sluice/internal/web/httpx"
 )
 
 // TestNoSecretInLogs plants passwords, the setup token, session cookies,
-// CSRF tokens, API keys, TOTP secrets and codes and recovery codes in a
-// full account journey (including mistakes: a password typed into the
+// CSRF tokens, API keys, TOTP secrets and codes, recovery codes and the
+// master key in a full account journey (including mistakes: a password typed into the
 // email field, bad Bearer tokens, secrets in query strings), then scans
 // everything the server logged. None may appear. The database is scanned
 // too: it may hold hashes of tokens, never the tokens.
@@ -33,6 +35,17 @@ func TestNoSecretInLogs(t *testing.T) {
 	userPW := plant("Member-Secret-Passphrase-5519")
 	newPW := plant("Changed-Secret-Passphrase-4410")
 	setupToken := plant(inst.SetupToken(t))
+	// The development master key the instance generated in its data
+	// directory.
+	keyFile, err := os.ReadFile(filepath.Join(filepath.Dir(inst.Where), secrets.DevKeyFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	masterKey := strings.TrimSpace(string(keyFile))
+	rawMaster, err := base64.StdEncoding.DecodeString(masterKey)
+	if err != nil || len(rawMaster) != 32 {
+		t.Fatalf("development master key file: %v", err)
+	}
 
 	admin := inst.Setup(t, "admin@example.com", adminPW)
 	plant(admin.CSRF)
@@ -134,12 +147,19 @@ func TestNoSecretInLogs(t *testing.T) {
 	if len(db) == 0 {
 		t.Fatal("database file not found")
 	}
+	// The TOTP secret is stored too, sealed by the keyring: neither it nor
+	// the master key that unlocks it may be in the database in clear.
 	for _, s := range planted {
-		if s == secret {
-			continue // the TOTP secret must be usable, so it is stored (encrypted once the keyring lands)
-		}
 		if strings.Contains(string(db), s) {
 			t.Errorf("secret %q... is stored in clear in the database", s[:6])
+		}
+	}
+	if !strings.Contains(string(db), secrets.Prefix) {
+		t.Error("no sealed value in the database: the TOTP secret was not stored, so the scan proves nothing")
+	}
+	for _, k := range []string{masterKey, base64.StdEncoding.EncodeToString(rawMaster), string(rawMaster)} {
+		if strings.Contains(string(db), k) || strings.Contains(logs, k) || strings.Contains(inst.Out.String(), k) {
+			t.Error("the master key is in the database, the log or the output")
 		}
 	}
 }

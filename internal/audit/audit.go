@@ -147,3 +147,10 @@ const (
 	ActionGroupMemberAdd  = "group.member_add"
 	ActionGroupMemberDrop = "group.member_remove"
 )
+
+// Actions recorded by connections. Their details never hold a secret.
+const (
+	ActionConnectionCreate = "connection.create"
+	ActionConnectionUpdate = "connection.update"
+	ActionConnectionDelete = "connection.delete"
+)

@@ -13,6 +13,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/secrets"
 )
 
 // Config is every setting Sluice reads at start-up.
@@ -24,6 +26,7 @@ type Config struct {
 	TLSKey         string
 	InsecureHTTP   bool
 	TrustedProxies string
+	EgressAllow    string
 	Workers        int
 	NoWorker       bool
 	PublicURL      string
@@ -32,6 +35,12 @@ type Config struct {
 	SessionIdle    time.Duration
 	SessionMax     time.Duration
 	ShutdownGrace  time.Duration
+	// MasterKeyFile is --master-key-file; MasterKey is SLUICE_MASTER_KEY,
+	// read from the environment only (a key on a command line is visible
+	// to every user of the machine). Neither: a development key file in
+	// the data directory.
+	MasterKeyFile string
+	MasterKey     secrets.Value
 }
 
 // Postgres reports whether the configured database is PostgreSQL rather
@@ -61,6 +70,8 @@ const (
 	Worker
 	// Logging is the log format and level.
 	Logging
+	// Keys is the master key that unlocks the keyring.
+	Keys
 )
 
 // Parse reads flags for a command from args, with SLUICE_* environment
@@ -112,8 +123,13 @@ func Parse(name string, set Set, args []string, getenv func(string) string) (*Co
 		str(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed")
 		str(&c.PublicURL, "public-url", "", "URL users reach Sluice at, used in printed links (default: derived from --addr)")
 		boolean(&c.NoWorker, "no-worker", "do not run queue workers in this process")
+		str(&c.EgressAllow, "egress-allow", "", "instance-wide egress allowlist added to every project's: CIDRs or host names, comma-separated (e.g. 127.0.0.0/8 in development)")
 		dur(&c.SessionIdle, "session-idle-timeout", 8*time.Hour, "a session unused this long ends")
 		dur(&c.SessionMax, "session-max-age", 7*24*time.Hour, "a session ends this long after login, used or not")
+	}
+	if set&Keys != 0 {
+		str(&c.MasterKeyFile, "master-key-file", "", "file holding the 32-byte master key that unlocks the keyring, as base64 or hex, readable by its owner only (the key itself can be given in SLUICE_MASTER_KEY; with neither, a development key is generated in the data directory)")
+		c.MasterKey = secrets.NewValue(getenv("SLUICE_MASTER_KEY"))
 	}
 	if set&(Server|Worker) != 0 {
 		workers := env("workers", "4")

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -65,5 +66,42 @@ func TestParse(t *testing.T) {
 			}
 			tc.check(t, c)
 		})
+	}
+}
+
+// TestMasterKeySettings: the key file comes from --master-key-file or
+// SLUICE_MASTER_KEY_FILE, the key itself only from SLUICE_MASTER_KEY (no
+// flag: a command line is visible to every user of the machine), and a
+// printed Config never shows the key.
+func TestMasterKeySettings(t *testing.T) {
+	const key = "c2x1aWNlLXRlc3QtbWFzdGVyLWtleS0zMi1ieXRlcyE="
+	env := map[string]string{"SLUICE_MASTER_KEY": key, "SLUICE_MASTER_KEY_FILE": "/run/secrets/env.key"}
+	getenv := func(k string) string { return env[k] }
+	c, _, err := Parse("serve", DB|Keys, nil, getenv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MasterKey.Reveal() != key || c.MasterKeyFile != "/run/secrets/env.key" {
+		t.Fatalf("master key settings from the environment: file %q, key set %v", c.MasterKeyFile, !c.MasterKey.IsZero())
+	}
+	for _, printed := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c)} {
+		if strings.Contains(printed, key) {
+			t.Fatalf("a printed Config shows the master key: %s", printed)
+		}
+	}
+	c, _, err = Parse("serve", DB|Keys, []string{"--master-key-file", "/flag.key"}, getenv)
+	if err != nil || c.MasterKeyFile != "/flag.key" {
+		t.Fatalf("--master-key-file: %v, %+v", err, c)
+	}
+	if _, _, err := Parse("serve", DB|Keys, []string{"--master-key", key}, getenv); err == nil || strings.Contains(err.Error(), key) {
+		t.Fatalf("--master-key is accepted as a flag, or its value echoed: %v", err)
+	}
+	// Commands without the Keys group neither take the flag nor read the key.
+	c, _, err = Parse("migrate", DB, nil, getenv)
+	if err != nil || !c.MasterKey.IsZero() || c.MasterKeyFile != "" {
+		t.Fatalf("migrate read the master key settings: %v", err)
+	}
+	if _, _, err := Parse("migrate", DB, []string{"--master-key-file", "/x"}, getenv); err == nil {
+		t.Fatal("migrate accepts --master-key-file")
 	}
 }

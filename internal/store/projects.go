@@ -125,3 +125,14 @@ func (q *Q) SetProjectOwner(ctx context.Context, projectID, userID string) error
 func (q *Q) DeleteProject(ctx context.Context, projectID string) error {
 	return q.execOne(ctx, "delete project", `DELETE FROM projects WHERE id = $1`, projectID)
 }
+
+// ProjectByID loads a project without regard to who asks (for background
+// work already authorised, such as a connection test's egress policy).
+func (q *Q) ProjectByID(ctx context.Context, id string) (*Project, error) {
+	p := &Project{}
+	if err := q.q.QueryRowContext(ctx, `SELECT `+projectColumns+` FROM projects WHERE id = $1`, id).Scan(p.dest()...); err != nil {
+		return nil, notFound(err, "project")
+	}
+	p.normalize()
+	return p, nil
+}

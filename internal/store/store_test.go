@@ -90,7 +90,7 @@ func TestTOTPStepIsSingleUse(t *testing.T) {
 		ctx := context.Background()
 		w := st.Writer()
 		u := newUser(t, w, "t@example.com")
-		if err := w.EnableTOTP(ctx, u.ID, "SECRET", 100); err != nil {
+		if err := w.EnableTOTP(ctx, u.ID, "SECRET", 0, 100); err != nil {
 			t.Fatal(err)
 		}
 		for _, tc := range []struct {

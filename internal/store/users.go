@@ -13,7 +13,9 @@ import (
 func NewID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // User is an account. PasswordHash and the TOTP secrets never leave the
-// server: the API answers with UserView.
+// server: the API answers with UserView. The TOTP secrets are stored
+// sealed by the keyring (or, from before it existed, plain until the next
+// key rotation): the account service opens them.
 type User struct {
 	ID                string
 	Email             string
@@ -164,22 +166,25 @@ func (q *Q) SetUserName(ctx context.Context, userID, name string) error {
 }
 
 // SetTOTPPending stores a secret the user has been shown but not yet
-// confirmed with a code.
-func (q *Q) SetTOTPPending(ctx context.Context, userID, secret string) error {
-	return q.execOne(ctx, "set pending totp", `UPDATE users SET totp_pending_secret = $1, updated_at = $2 WHERE id = $3`, secret, q.Now(), userID)
+// confirmed with a code, sealed by the caller under the keyring term term
+// (recorded in totp_term for key rotation).
+func (q *Q) SetTOTPPending(ctx context.Context, userID, sealedSecret string, term int) error {
+	return q.execOne(ctx, "set pending totp", `UPDATE users SET totp_pending_secret = $1, totp_term = $2, updated_at = $3 WHERE id = $4`,
+		sealedSecret, term, q.Now(), userID)
 }
 
-// EnableTOTP makes the pending secret the active one.
-func (q *Q) EnableTOTP(ctx context.Context, userID, secret string, step int64) error {
+// EnableTOTP makes the pending secret the active one: sealedSecret is it,
+// sealed again by the caller for the totp_secret column under term.
+func (q *Q) EnableTOTP(ctx context.Context, userID, sealedSecret string, term int, step int64) error {
 	return q.execOne(ctx, "enable totp", `UPDATE users SET totp_secret = $1, totp_pending_secret = '', totp_enabled = $2,
-		totp_last_step = $3, updated_at = $4 WHERE id = $5`, secret, true, step, q.Now(), userID)
+		totp_last_step = $3, totp_term = $4, updated_at = $5 WHERE id = $6`, sealedSecret, true, step, term, q.Now(), userID)
 }
 
 // DisableTOTP turns two-factor login off and forgets the secret and the
 // recovery codes.
 func (q *Q) DisableTOTP(ctx context.Context, userID string) error {
 	if err := q.execOne(ctx, "disable totp", `UPDATE users SET totp_secret = '', totp_pending_secret = '', totp_enabled = $1,
-		totp_last_step = 0, updated_at = $2 WHERE id = $3`, false, q.Now(), userID); err != nil {
+		totp_last_step = 0, totp_term = 0, updated_at = $2 WHERE id = $3`, false, q.Now(), userID); err != nil {
 		return err
 	}
 	_, err := q.q.ExecContext(ctx, `DELETE FROM recovery_codes WHERE user_id = $1`, userID)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"net/http/httptest"
 	"sync/atomic"
 	"testing"
 
@@ -102,6 +103,9 @@ type mxFixture struct {
 	groups    map[mxWho]string // mxGroupAdmin and mxGroupStandard → their group's ID
 	common    *mxWorld
 	seq       atomic.Int64
+	// echo is the loopback server the projects' http connection points
+	// at, so a connection test has somewhere to go.
+	echo *httptest.Server
 }
 
 // mxWorld is a project with the full membership layout: the owner, a direct
@@ -109,18 +113,22 @@ type mxFixture struct {
 // and who plays each kind there.
 type mxWorld struct {
 	project, name string
-	users         map[mxWho]*mxUser
-	groups        map[mxWho]string
-	members       map[mxWho]string // the grants' member IDs, by the kind they make
+	// connection is an http connection of the project, with a secret.
+	connection string
+	users      map[mxWho]*mxUser
+	groups     map[mxWho]string
+	members    map[mxWho]string // the grants' member IDs, by the kind they make
 }
 
 // newMatrixFixture starts an instance on dialect d and lays out the shared
 // principals and project.
 func newMatrixFixture(t *testing.T, d store.Dialect) *mxFixture {
 	t.Helper()
-	inst := apptest.Start(t, apptest.Options{Dialect: d})
+	inst := apptest.Start(t, apptest.Options{Dialect: d, Args: []string{"--egress-allow", "127.0.0.0/8"}})
 	fx := &mxFixture{inst: inst, transport: &http.Transport{MaxIdleConnsPerHost: 32},
-		users: map[mxWho]*mxUser{}, groups: map[mxWho]string{}}
+		users: map[mxWho]*mxUser{}, groups: map[mxWho]string{},
+		echo: httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))}
+	t.Cleanup(fx.echo.Close)
 	t.Cleanup(fx.transport.CloseIdleConnections)
 	c := fx.own(inst.Setup(t, adminEmail, adminPW))
 	root := &mxUser{email: adminEmail, password: adminPW, cookie: sessionCookie(c), csrf: c.CSRF}
@@ -269,6 +277,10 @@ func (fx *mxFixture) newWorld(t *testing.T, fresh mxWho) *mxWorld {
 		wantStatus(t, r, http.StatusCreated, "grant "+g.kind.String())
 		w.members[g.kind] = r.String("id")
 	}
+	r = own.Do(t, "POST", "/api/v1/projects/"+w.project+"/connections", map[string]any{"name": "erp", "kind": "http",
+		"settings": map[string]any{"base_url": fx.echo.URL}, "auth": map[string]any{"type": "bearer", "token": "Matrix-Token-Secret-1"}})
+	wantStatus(t, r, http.StatusCreated, "create connection")
+	w.connection = r.String("id")
 	return w
 }
 

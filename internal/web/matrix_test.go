@@ -214,6 +214,24 @@ func matrixRows() []mxRow {
 			want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 401}},
 		{route: "GET /api/v1/audit/verify", req: mxGet("/api/v1/audit/verify"),
 			want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 401}},
+		// The keyring: its status, and a rotation that adds a term and
+		// queues the re-encryption of every stored secret.
+		{route: "GET /api/v1/keys", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/api/v1/keys", check: func(r *apptest.Response) {
+				if term, _ := r.Get("current_term").(float64); r.Status == http.StatusOK && term < 1 {
+					c.t.Errorf("keyring status without a current term: %s", r.Body)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 401}},
+		{route: "POST /api/v1/keys/rotate", req: func(c *mxCell) mxCall {
+			before := c.fx.inst.App.Keyring.CurrentTerm()
+			return mxCall{path: "/api/v1/keys/rotate", check: func(r *apptest.Response) {
+				term, _ := r.Get("term").(float64)
+				if r.Status == http.StatusAccepted && int(term) <= before {
+					c.t.Errorf("the rotation's term %v is not newer than %d", r.Get("term"), before)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 202, Anon: 401}},
 
 		// Plans and group names are readable by every user (to pick a plan,
 		// to know what a member entry refers to); groups are managed by the
@@ -352,6 +370,38 @@ func matrixRows() []mxRow {
 				}
 			}}
 		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 403, GroupAdmin: 204, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		// Connections: every member reads them (secrets never shown) and
+		// tests them; owner and administrators create, change and delete.
+		{route: "GET /api/v1/projects/{p}/connections", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/connections"), check: c.noSecret}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/connections", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/connections"), body: map[string]any{"name": "crm", "kind": "http",
+				"settings": map[string]any{"base_url": "https://crm.example"}}, check: c.noSecret}
+		}, want: mxExpect{Owner: 201, Admin: 201, Standard: 403, GroupAdmin: 201, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/connections/{c}", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/connections/" + c.w.connection), check: c.noSecret}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "PATCH /api/v1/projects/{p}/connections/{c}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/connections/" + c.w.connection), body: map[string]any{"auth": map[string]any{"token": "Matrix-Token-Secret-2"}},
+				check: c.noSecret}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "DELETE /api/v1/projects/{p}/connections/{c}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/connections/" + c.w.connection), check: func(r *apptest.Response) {
+				want := map[bool]int{true: http.StatusNotFound, false: http.StatusOK}[r.Status == http.StatusNoContent]
+				if got := c.status(c.fx.session(c.t, c.w.users[mxOwner]), c.project("/connections/"+c.w.connection)); got != want {
+					c.t.Errorf("the connection answers %d to its owner after status %d, want %d", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 403, GroupAdmin: 204, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/connections/{c}/test", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/connections/" + c.w.connection + "/test"), check: func(r *apptest.Response) {
+				c.noSecret(r)
+				if r.Status == http.StatusOK && (r.Get("ok") != true || r.Get("status") != float64(http.StatusNoContent)) {
+					c.t.Errorf("connection test: %s", r.Body)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 		{route: "GET /api/v1/projects/{p}/audit", req: mxGetProject("/audit"),
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 
@@ -760,4 +810,12 @@ func TestMatrixRolesAreNotCached(t *testing.T) {
 			both(t, p, "GET", path, nil, 404, "reading after the group's grant is revoked")
 		})
 	})
+}
+
+// noSecret fails the cell if an answer shows a connection's secret.
+func (c *mxCell) noSecret(r *apptest.Response) {
+	c.t.Helper()
+	if strings.Contains(string(r.Body), "Matrix-Token-Secret") {
+		c.t.Errorf("an answer shows a connection secret: %s", r.Body)
+	}
 }

@@ -148,7 +148,10 @@ func Start(t testing.TB, o Options) *Instance {
 		inst.CA = pool
 	}
 	args = append(args, o.Args...)
-	c, _, err := config.Parse("serve", config.DB|config.Server|config.Worker|config.Logging, args, func(string) string { return "" })
+	// Without a master key in the args, the instance generates a
+	// development key file in its temporary data directory, as a first
+	// `sluice serve` does.
+	c, _, err := config.Parse("serve", config.DB|config.Server|config.Worker|config.Logging|config.Keys, args, func(string) string { return "" })
 	if err != nil {
 		t.Fatalf("config: %v", err)
 	}

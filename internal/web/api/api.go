@@ -8,16 +8,21 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/account"
+	"github.com/sluice-dev/sluice/internal/connection"
 	"github.com/sluice-dev/sluice/internal/project"
+	"github.com/sluice-dev/sluice/internal/secrets"
 	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/web/httpx"
 )
 
 // API holds what the handlers need.
 type API struct {
-	Accounts *account.Service
-	Projects *project.Service
-	Store    *store.Store
+	Accounts    *account.Service
+	Projects    *project.Service
+	Connections *connection.Service
+	Store       *store.Store
+	// Keyring seals stored secrets; instance administrators rotate it.
+	Keyring *secrets.Keyring
 	// TLS says cookies must be Secure.
 	TLS bool
 	// SessionMax is the cookie lifetime, the session's absolute expiry.
@@ -48,6 +53,8 @@ func (a *API) Routes() []httpx.Route {
 		{Method: "PATCH", Path: "/api/v1/users/{id}", Access: admin, Handler: a.patchUser},
 		{Method: "GET", Path: "/api/v1/audit", Access: admin, Handler: a.listAudit},
 		{Method: "GET", Path: "/api/v1/audit/verify", Access: admin, Handler: a.verifyAudit},
+		{Method: "GET", Path: "/api/v1/keys", Access: admin, Handler: a.keysStatus},
+		{Method: "POST", Path: "/api/v1/keys/rotate", Access: admin, Handler: a.rotateKeys},
 
 		{Method: "GET", Path: "/api/v1/plans", Access: user, Handler: a.listPlans},
 		{Method: "GET", Path: "/api/v1/groups", Access: user, Handler: a.listGroups},
@@ -69,6 +76,15 @@ func (a *API) Routes() []httpx.Route {
 		{Method: "PATCH", Path: "/api/v1/projects/{p}/members/{m}", Access: user, Action: access.ManageAccess, Handler: a.patchMember},
 		{Method: "DELETE", Path: "/api/v1/projects/{p}/members/{m}", Access: user, Action: access.ManageAccess, Handler: a.deleteMember},
 		{Method: "GET", Path: "/api/v1/projects/{p}/audit", Access: user, Action: access.ViewAudit, Handler: a.listProjectAudit},
+
+		{Method: "GET", Path: "/api/v1/projects/{p}/connections", Access: user, Action: access.ViewProject, Handler: a.listConnections},
+		{Method: "POST", Path: "/api/v1/projects/{p}/connections", Access: user, Action: access.ManageCredentials, Handler: a.createConnection},
+		{Method: "GET", Path: "/api/v1/projects/{p}/connections/{c}", Access: user, Action: access.ViewProject, Handler: a.getConnection},
+		{Method: "PATCH", Path: "/api/v1/projects/{p}/connections/{c}", Access: user, Action: access.ManageCredentials, Handler: a.patchConnection},
+		{Method: "DELETE", Path: "/api/v1/projects/{p}/connections/{c}", Access: user, Action: access.ManageCredentials, Handler: a.deleteConnection},
+		// Testing uses the credentials without showing them, toward the
+		// host an administrator configured: any member may.
+		{Method: "POST", Path: "/api/v1/projects/{p}/connections/{c}/test", Access: user, Action: access.RunFlows, Handler: a.testConnection},
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/sluice-dev/sluice/internal/account"
+	"github.com/sluice-dev/sluice/internal/connection"
 	"github.com/sluice-dev/sluice/internal/project"
 )
 
@@ -15,7 +16,14 @@ func domainError(err error) *Error {
 	var invalid *account.InvalidInputError
 	var throttled *account.ThrottledError
 	var problems *project.ValidationError
+	var connProblems *connection.ValidationError
 	switch {
+	case errors.As(err, &connProblems):
+		details := make([]Detail, len(connProblems.Problems))
+		for i, p := range connProblems.Problems {
+			details[i] = Detail{Field: p.Field, Message: p.Message}
+		}
+		return Unprocessable("invalid_field", connProblems.Error(), details...)
 	case errors.As(err, &problems):
 		details := make([]Detail, len(problems.Problems))
 		for i, p := range problems.Problems {
