@@ -209,7 +209,7 @@ func (a *App) BuildServer() error {
 		Accounts: a.Accounts,
 		Projects: projects,
 		API: &api.API{Accounts: a.Accounts, Projects: projects, Connections: connections, Keyring: a.Keyring, Store: a.Store,
-			TLS: c.TLS(), SessionMax: sessionMax},
+			TLS: c.TLS(), SessionMax: sessionMax, BaseURL: a.BaseURL},
 		Console: console.New(a.Accounts, c.TLS(), sessionMax),
 		Metrics: a.Metrics,
 		Logger:  a.Log,

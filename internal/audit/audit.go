@@ -150,7 +150,8 @@ const (
 
 // Actions recorded by connections. Their details never hold a secret.
 const (
-	ActionConnectionCreate = "connection.create"
-	ActionConnectionUpdate = "connection.update"
-	ActionConnectionDelete = "connection.delete"
+	ActionConnectionCreate  = "connection.create"
+	ActionConnectionUpdate  = "connection.update"
+	ActionConnectionDelete  = "connection.delete"
+	ActionConnectionConsent = "connection.oauth2_consent"
 )

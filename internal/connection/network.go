@@ -66,29 +66,10 @@ func (n *GuardedNetwork) Dialer(ctx context.Context, projectID string) (func(ctx
 // HTTPClient is the client of an http connection: guarded transport, the
 // connection's TLS settings, and its auth signer on top.
 func (n *GuardedNetwork) HTTPClient(ctx context.Context, projectID string, c *Connection, sec Secrets) (*http.Client, error) {
-	p, err := n.Policy(ctx, projectID)
+	client, err := n.baseClient(ctx, projectID, c, sec)
 	if err != nil {
 		return nil, err
 	}
-	var opts netguard.ClientTLSOptions
-	if t, ok := c.Settings["tls"].(map[string]any); ok {
-		if s, ok := t["ca_pem"].(string); ok {
-			opts.CABundlePEM = []byte(s)
-		}
-		if s, ok := t["client_cert_pem"].(string); ok {
-			opts.ClientCertPEM = []byte(s)
-		}
-		opts.InsecureSkipVerify, _ = t["insecure_skip_verify"].(bool)
-	}
-	if k := sec["secrets.tls_client_key_pem"]; k != "" {
-		opts.ClientKeyPEM = []byte(k)
-	}
-	tlsCfg, err := netguard.ClientTLSConfig(opts)
-	if err != nil {
-		return nil, fmt.Errorf("settings.tls: %w", err)
-	}
-	timeout := durationSetting(c, "timeout", 30*time.Second)
-	client := p.HTTPClient(tlsCfg, timeout)
 	if n.Auth != nil {
 		auth := mergeAuthSecrets(c.Auth, sec)
 		base, _ := c.Settings["base_url"].(string)
@@ -119,4 +100,40 @@ func (n *GuardedNetwork) Classify(err error) (string, string) {
 		return "egress", eg.Error()
 	}
 	return "", ""
+}
+
+// baseClient is the guarded client with the connection's TLS settings.
+func (n *GuardedNetwork) baseClient(ctx context.Context, projectID string, c *Connection, sec Secrets) (*http.Client, error) {
+	p, err := n.Policy(ctx, projectID)
+	if err != nil {
+		return nil, err
+	}
+	var opts netguard.ClientTLSOptions
+	if t, ok := c.Settings["tls"].(map[string]any); ok {
+		if s, ok := t["ca_pem"].(string); ok {
+			opts.CABundlePEM = []byte(s)
+		}
+		if s, ok := t["client_cert_pem"].(string); ok {
+			opts.ClientCertPEM = []byte(s)
+		}
+		opts.InsecureSkipVerify, _ = t["insecure_skip_verify"].(bool)
+	}
+	if k := sec["secrets.tls_client_key_pem"]; k != "" {
+		opts.ClientKeyPEM = []byte(k)
+	}
+	tlsCfg, err := netguard.ClientTLSConfig(opts)
+	if err != nil {
+		return nil, fmt.Errorf("settings.tls: %w", err)
+	}
+	return p.HTTPClient(tlsCfg, durationSetting(c, "timeout", 30*time.Second)), nil
+}
+
+// BaseTransport is the guarded transport with the connection's TLS
+// settings and no auth.
+func (n *GuardedNetwork) BaseTransport(ctx context.Context, projectID string, c *Connection, sec Secrets) (http.RoundTripper, error) {
+	client, err := n.baseClient(ctx, projectID, c, sec)
+	if err != nil {
+		return nil, err
+	}
+	return client.Transport, nil
 }

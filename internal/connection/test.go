@@ -17,6 +17,7 @@ import (
 	"github.com/go-sql-driver/mysql"
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/sluice-dev/sluice/internal/connectors/http/httpauth"
 )
 
 // Diagnosis is the answer of a connection test: where it stopped and what
@@ -36,6 +37,9 @@ type Network interface {
 	HTTPClient(ctx context.Context, projectID string, c *Connection, sec Secrets) (*http.Client, error)
 	// Dialer dials for a database connection through the egress guard.
 	Dialer(ctx context.Context, projectID string) (func(ctx context.Context, network, addr string) (net.Conn, error), error)
+	// BaseTransport is the guarded transport with the connection's TLS
+	// settings and no auth (token endpoints).
+	BaseTransport(ctx context.Context, projectID string, c *Connection, sec Secrets) (http.RoundTripper, error)
 	// Classify names the stage of a network error the guard produced
 	// ("egress" for a refused destination), or "".
 	Classify(err error) (stage, message string)
@@ -137,6 +141,10 @@ func (s *Service) testHTTP(ctx context.Context, projectID string, v *Connection,
 func (s *Service) networkDiagnosis(err error, host string) *Diagnosis {
 	if stage, msg := s.Network.Classify(err); stage != "" {
 		return &Diagnosis{Stage: stage, Message: msg}
+	}
+	var tokErr *httpauth.TokenError
+	if errors.As(err, &tokErr) {
+		return &Diagnosis{Stage: "auth", Status: tokErr.Status, Message: "the token endpoint refused the credentials: " + tokErr.Error() + "; check the auth settings and secrets"}
 	}
 	var dnsErr *net.DNSError
 	var opErr *net.OpError

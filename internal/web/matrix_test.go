@@ -402,6 +402,14 @@ func matrixRows() []mxRow {
 				}
 			}}
 		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		// Consent needs an OAuth 2.0 authorization-code connection; the
+		// fixture's is a bearer one, so allowed roles get 409.
+		{route: "POST /api/v1/projects/{p}/connections/{c}/oauth2/authorize", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/connections/" + c.w.connection + "/oauth2/authorize")}
+		}, want: mxExpect{Owner: 409, Admin: 409, Standard: 403, GroupAdmin: 409, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		// The callback with a state nobody issued.
+		{route: "GET /api/v1/oauth2/callback", req: mxGet("/api/v1/oauth2/callback?state=not-a-state&code=x"),
+			want: mxExpect{Owner: 400, Admin: 400, Standard: 400, GroupAdmin: 400, GroupStandard: 400, Outsider: 400, InstanceAdmin: 400, Anon: 401}},
 		{route: "GET /api/v1/projects/{p}/audit", req: mxGetProject("/audit"),
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 

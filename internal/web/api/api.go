@@ -25,6 +25,8 @@ type API struct {
 	Keyring *secrets.Keyring
 	// TLS says cookies must be Secure.
 	TLS bool
+	// BaseURL is the URL users reach Sluice at (OAuth 2.0 redirect URIs).
+	BaseURL func() string
 	// SessionMax is the cookie lifetime, the session's absolute expiry.
 	SessionMax time.Duration
 }
@@ -85,6 +87,10 @@ func (a *API) Routes() []httpx.Route {
 		// Testing uses the credentials without showing them, toward the
 		// host an administrator configured: any member may.
 		{Method: "POST", Path: "/api/v1/projects/{p}/connections/{c}/test", Access: user, Action: access.RunFlows, Handler: a.testConnection},
+		{Method: "POST", Path: "/api/v1/projects/{p}/connections/{c}/oauth2/authorize", Access: user, Action: access.ManageCredentials, Handler: a.authorizeConnection},
+		// The callback names no project: the pending consent does, and the
+		// handler checks the caller's role on it.
+		{Method: "GET", Path: "/api/v1/oauth2/callback", Access: user, Handler: a.oauthCallback},
 	}
 }
 

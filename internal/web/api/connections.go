@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/connection"
 	"github.com/sluice-dev/sluice/internal/web/httpx"
 )
@@ -131,4 +132,56 @@ func (a *API) testConnection(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusOK, d)
+}
+
+// oauthCallbackPath is where authorization servers send users back.
+const oauthCallbackPath = "/api/v1/oauth2/callback"
+
+func (a *API) authorizeConnection(w http.ResponseWriter, r *http.Request) {
+	link, expires, err := a.Connections.Authorize(r.Context(), principal(r), grant(r).Project.ID, r.PathValue("c"), a.BaseURL()+oauthCallbackPath)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"url": link, "expires_at": expires,
+		"next": "open url in a browser logged in to Sluice as yourself and consent; the authorization server sends you back to " + oauthCallbackPath})
+}
+
+// oauthCallback finishes a consent. The user who started it must be the
+// one coming back, and must still be allowed to manage the project's
+// credentials.
+func (a *API) oauthCallback(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	pend, err := a.Connections.TakeConsent(r.Context(), principal(r), q.Get("state"))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	g, err := a.Projects.Resolve(r.Context(), principal(r), pend.State.ProjectID)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	if !access.Can(g.Role, access.ManageCredentials) {
+		httpx.WriteError(w, r, httpx.Forbidden("your role on this project no longer allows changing its credentials"))
+		return
+	}
+	if e := q.Get("error"); e != "" {
+		httpx.WriteError(w, r, httpx.BadRequest("consent_refused", "the authorization server answered "+truncateText(e, 60)+": "+truncateText(q.Get("error_description"), 200)))
+		return
+	}
+	if err := a.Connections.CompleteConsent(r.Context(), principal(r), pend, q.Get("code"), client(r)); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "project_id": pend.State.ProjectID, "connection_id": pend.State.ConnectionID,
+		"message": "consent stored: the connection now refreshes its own tokens"})
+}
+
+func truncateText(s string, n int) string {
+	r := []rune(s)
+	if len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
 }

@@ -18,6 +18,12 @@ func domainError(err error) *Error {
 	var problems *project.ValidationError
 	var connProblems *connection.ValidationError
 	switch {
+	case errors.Is(err, connection.ErrBadState):
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_state", Message: connection.ErrBadState.Error()}
+	case errors.Is(err, connection.ErrNotConsentable):
+		return &Error{Status: http.StatusConflict, Code: "not_consentable", Message: connection.ErrNotConsentable.Error()}
+	case errors.Is(err, connection.ErrConsentFailed):
+		return &Error{Status: http.StatusBadGateway, Code: "consent_failed", Message: err.Error()}
 	case errors.As(err, &connProblems):
 		details := make([]Detail, len(connProblems.Problems))
 		for i, p := range connProblems.Problems {
