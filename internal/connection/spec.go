@@ -234,9 +234,8 @@ func checkValue(path string, f Field, v any, ps *problems) (any, bool) {
 				ps.add(path+"."+k, "must be a string")
 				continue
 			}
-			switch strings.ToLower(k) {
-			case "authorization", "proxy-authorization", "cookie":
-				ps.add(path+"."+k, "must not carry credentials in plain settings: configure auth, which is encrypted")
+			if looksSecretHeader(k) {
+				ps.add(path+"."+k, "looks like a credential, and settings are plain text shown to every member: send it with auth (type api_key with in: header, or bearer/basic), which is encrypted")
 				continue
 			}
 			out[k] = s
@@ -268,4 +267,20 @@ func Insecure(c *Connection) []string {
 		out = append(out, "settings.tls")
 	}
 	return out
+}
+
+// looksSecretHeader reports header names that carry credentials, which
+// belong in the encrypted auth rather than in plain settings.
+func looksSecretHeader(name string) bool {
+	n := strings.ToLower(name)
+	switch n {
+	case "authorization", "proxy-authorization", "cookie":
+		return true
+	}
+	for _, w := range []string{"key", "token", "secret", "password", "passwd", "signature", "auth", "session"} {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }

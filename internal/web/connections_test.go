@@ -176,7 +176,8 @@ func TestConnectionValidation(t *testing.T) {
 		{"base url with credentials and a typo", map[string]any{"name": "x", "kind": "http",
 			"settings": map[string]any{"base_url": "https://u:p@a.example", "timout": "3s"}}, []string{"settings.base_url", "settings.timout"}},
 		{"credentials in plain headers", map[string]any{"name": "x", "kind": "http",
-			"settings": map[string]any{"base_url": "https://a.example", "headers": map[string]any{"Authorization": "Bearer x"}}}, []string{"settings.headers.Authorization"}},
+			"settings": map[string]any{"base_url": "https://a.example", "headers": map[string]any{"Authorization": "Bearer x", "X-Api-Key": "k", "Accept": "application/json"}}},
+			[]string{"settings.headers.Authorization", "settings.headers.X-Api-Key"}},
 		{"postgres port and missing user", map[string]any{"name": "x", "kind": "postgres",
 			"settings": map[string]any{"host": "db", "database": "d", "port": 70000}}, []string{"settings.port", "settings.user"}},
 		{"auth on a database", map[string]any{"name": "x", "kind": "mysql",
@@ -206,4 +207,29 @@ func TestConnectionValidation(t *testing.T) {
 	if r := bob.C.Do(t, "GET", connPath(pid), nil); string(r.Body) != "{\"connections\":[]}\n" {
 		t.Fatalf("a refused connection was saved: %s", r.Body)
 	}
+}
+
+// TestConnectionAuthSwitch: another auth type drops the old scheme whole,
+// secrets included; the same type keeps what is not sent; kind is fixed.
+func TestConnectionAuthSwitch(t *testing.T) {
+	inst, ann := startAdmin(t, loopbackAllowed)
+	bob := addPerson(t, inst, ann, "bob")
+	pid := mustProject(t, bob.C, "Shop")
+	r := bob.C.Do(t, "POST", connPath(pid), map[string]any{"name": "crm", "kind": "http",
+		"settings": map[string]any{"base_url": "https://crm.example"},
+		"auth":     map[string]any{"type": "basic", "username": "u", "password": "Switch-Secret-771"}})
+	wantStatus(t, r, 201, "create")
+	cid := r.String("id")
+	r = bob.C.Do(t, "PATCH", connPath(pid, "/", cid), map[string]any{"auth": map[string]any{"username": "v"}})
+	if r.Status != 200 || r.Get("auth.username") != "v" || dig(r.Get("auth.password"), "set") != true {
+		t.Fatalf("same type, new username: %s", r.Body)
+	}
+	r = bob.C.Do(t, "PATCH", connPath(pid, "/", cid), map[string]any{"auth": map[string]any{"type": "bearer", "token": "Switch-Token-772"}})
+	if r.Status != 200 || r.Get("auth.type") != "bearer" || r.Get("auth.password") != nil || r.Get("auth.username") != nil ||
+		dig(r.Get("auth.token"), "set") != true {
+		t.Fatalf("switch to bearer: %s", r.Body)
+	}
+	wantError(t, bob.C.Do(t, "PATCH", connPath(pid, "/", cid), map[string]any{"kind": "postgres"}), 422, "invalid_field", "change kind")
+	// An incomplete scheme is refused whole: bearer needs its token.
+	wantError(t, bob.C.Do(t, "PATCH", connPath(pid, "/", cid), map[string]any{"auth": map[string]any{"token": nil}}), 422, "invalid_field", "clear the only secret")
 }
