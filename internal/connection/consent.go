@@ -63,7 +63,7 @@ func (s *Service) Authorize(ctx context.Context, p *account.Principal, projectID
 	if err != nil {
 		return "", time.Time{}, err
 	}
-	expires := time.Now().UTC().Add(ConsentTTL)
+	expires := s.st.Now().Add(ConsentTTL)
 	err = s.st.Writer().CreateOAuthState(ctx, &store.OAuthState{StateHash: hash, ConnectionID: id, ProjectID: projectID,
 		UserID: p.User.ID, Verifier: sealed, RedirectURI: redirectURI, ExpiresAt: expires})
 	if err != nil {
@@ -89,10 +89,17 @@ func (s *Service) TakeConsent(ctx context.Context, p *account.Principal, state s
 	var st *store.OAuthState
 	err := s.st.InTx(ctx, func(q *store.Q) error {
 		var err error
-		st, err = q.TakeOAuthState(ctx, hash)
-		return err
+		if st, err = q.TakeOAuthState(ctx, hash); err != nil {
+			return err
+		}
+		if st.UserID != p.User.ID {
+			// Roll the take back: someone else's attempt must not use up
+			// the consent of the user who started it.
+			return ErrBadState
+		}
+		return nil
 	})
-	if errors.Is(err, store.ErrNotFound) || (err == nil && st.UserID != p.User.ID) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrBadState
 	}
 	if err != nil {

@@ -4,13 +4,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	ntlmssp "github.com/Azure/go-ntlmssp"
+
+	"github.com/sluice-dev/sluice/internal/connectors/http/httpauth/peertest"
 )
 
 // The NTLM peer: gss-ntlmssp (the GSSAPI NTLMSSP mechanism) through
@@ -21,23 +20,10 @@ const ntlmAlicePassword = "P\u00e4ssw\u00f6rd 1" // non-ASCII on purpose
 
 func startNTLMPeer(t *testing.T, scheme string) string {
 	t.Helper()
-	py := debianPython(t, "gssapi")
-	probe := "import gssapi, sys; sys.exit(0 if gssapi.OID.from_int_seq('1.3.6.1.4.1.311.2.2.10') in gssapi.raw.indicate_mechs() else 1)"
-	if err := exec.Command(py, "-c", probe).Run(); err != nil {
-		missingPeer(t, "the GSSAPI NTLMSSP mechanism (Debian package gss-ntlmssp) is not installed")
-	}
-	users := filepath.Join(t.TempDir(), "ntlm-users")
-	if err := os.WriteFile(users, []byte("TESTDOM:alice:"+ntlmAlicePassword+"\nTESTDOM:bob:bobs secret\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(py, peerScript(t, "ntlm_acceptor.py"), "--scheme", scheme)
-	cmd.Env = append(os.Environ(),
-		"NTLM_USER_FILE="+users,
-		"LM_COMPAT_LEVEL=5", // NTLMv2 only
-		"NETBIOS_COMPUTER_NAME=ERPHOST",
-		"NETBIOS_DOMAIN_NAME=TESTDOM",
-	)
-	return "http://127.0.0.1:" + startPeer(t, "ntlm acceptor", cmd)
+	return peertest.StartNTLMAcceptor(t, peertest.NTLMOptions{Scheme: scheme, Accounts: []peertest.NTLMAccount{
+		{Domain: "TESTDOM", Username: "alice", Password: ntlmAlicePassword},
+		{Domain: "TESTDOM", Username: "bob", Password: "bobs secret"},
+	}})
 }
 
 type ntlmAnswer struct {

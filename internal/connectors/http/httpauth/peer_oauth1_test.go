@@ -8,11 +8,10 @@ import (
 	"encoding/pem"
 	"io"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/sluice-dev/sluice/internal/connectors/http/httpauth/peertest"
 )
 
 // The OAuth 1.0a peer: python3-oauthlib's SignatureOnlyEndpoint
@@ -46,30 +45,15 @@ func rsaKeyPEMs(t *testing.T) (*rsa.PrivateKey, string, string) {
 
 func startOAuth1Peer(t *testing.T, tlsOn bool) (*oauth1Peer, string) {
 	t.Helper()
-	py := debianPython(t, "oauthlib", "jwt", "cryptography")
 	key, privPEM, pubPEM := rsaKeyPEMs(t)
-	cfg := map[string]any{
-		"clients": map[string]any{peerConsumerKey: map[string]string{"secret": peerConsumerSec, "rsa_public_key": pubPEM}},
-		"tokens":  map[string]any{peerToken: map[string]string{"secret": peerTokenSecret, "client": peerConsumerKey}},
-	}
-	dir := t.TempDir()
-	cfgFile := filepath.Join(dir, "config.json")
-	b, _ := json.Marshal(cfg)
-	if err := os.WriteFile(cfgFile, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	args := []string{peerScript(t, "oauth1_verifier.py"), cfgFile}
-	scheme := "http"
-	base := &http.Transport{}
-	if tlsOn {
-		cert, k, clientTLS := loopbackTLS(t)
-		args = append(args, "--tls-cert", cert, "--tls-key", k)
-		scheme = "https"
-		base.TLSClientConfig = clientTLS
-	}
+	v := peertest.StartOAuth1Verifier(t, peertest.OAuth1Options{
+		Clients: map[string]peertest.OAuth1Client{peerConsumerKey: {Secret: peerConsumerSec, RSAPublicKey: pubPEM}},
+		Tokens:  map[string]peertest.OAuth1Token{peerToken: {Secret: peerTokenSecret, Client: peerConsumerKey}},
+		TLS:     tlsOn,
+	})
+	base := &http.Transport{TLSClientConfig: v.ClientTLS}
 	t.Cleanup(base.CloseIdleConnections)
-	port := startPeer(t, "oauth1 verifier", exec.Command(py, args...))
-	return &oauth1Peer{url: scheme + "://127.0.0.1:" + port, key: key, base: base}, privPEM
+	return &oauth1Peer{url: v.URL, key: key, base: base}, privPEM
 }
 
 type verdict struct {

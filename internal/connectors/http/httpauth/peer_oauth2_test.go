@@ -6,16 +6,14 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/connectors/http/httpauth/peertest"
 )
 
 // The OAuth 2.0 peer: oidc-provider from npm (testdata/peers/oauth2_server.mjs),
@@ -32,33 +30,13 @@ const (
 
 func startOAuth2Peer(t *testing.T) string {
 	t.Helper()
-	node, err := exec.LookPath("node")
-	if err != nil {
-		missingPeer(t, "node is not installed")
-	}
-	if _, err := os.Stat(filepath.Join("testdata", "peers", "node_modules", "oidc-provider", "package.json")); err != nil {
-		missingPeer(t, "oidc-provider is not installed in testdata/peers/node_modules (see .ci/run)")
-	}
-	client := func(id, secret, method string) map[string]any {
-		return map[string]any{
-			"client_id": id, "client_secret": secret, "token_endpoint_auth_method": method,
-			"grant_types":   []string{"client_credentials", "authorization_code", "refresh_token"},
-			"redirect_uris": []string{peerRedirect}, "response_types": []string{"code"},
-			"scope": "read write offline_access",
-		}
-	}
-	cfg, _ := json.Marshal(map[string]any{
-		"clients": []any{
-			client(peerBasicID, peerBasicSecret, "client_secret_basic"),
-			client(peerPostID, peerPostSecret, "client_secret_post"),
+	return peertest.StartOAuth2Server(t, peertest.OAuth2Options{
+		Clients: []peertest.OAuth2Client{
+			{ID: peerBasicID, Secret: peerBasicSecret, AuthMethod: "client_secret_basic", RedirectURIs: []string{peerRedirect}},
+			{ID: peerPostID, Secret: peerPostSecret, AuthMethod: "client_secret_post", RedirectURIs: []string{peerRedirect}},
 		},
-		"access_token_ttl": 60,
+		AccessTokenTTL: 60,
 	})
-	file := filepath.Join(t.TempDir(), "oauth2.json")
-	if err := os.WriteFile(file, cfg, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return "http://127.0.0.1:" + startPeer(t, "oauth2 server", exec.Command(node, peerScript(t, "oauth2_server.mjs"), file))
 }
 
 // countingTransport counts token endpoint requests on their way out.
@@ -162,30 +140,12 @@ func TestOAuth2ClientCredentialsAgainstOIDCProvider(t *testing.T) {
 	}
 }
 
-// authorize drives the authorization endpoint headlessly: it follows the
-// redirects (the peer's interaction signs alice in and grants the scopes)
-// until the one to the redirect URI, and returns the code from it.
+// authorize drives the authorization endpoint headlessly (the peer's
+// interaction signs alice in and grants the scopes) up to the redirect to
+// the redirect URI, and returns the code from it.
 func authorize(t *testing.T, link, state string) string {
 	t.Helper()
-	jar, _ := cookiejar.New(nil)
-	var final *url.URL
-	c := &http.Client{Jar: jar, CheckRedirect: func(r *http.Request, via []*http.Request) error {
-		if strings.HasPrefix(r.URL.String(), peerRedirect) {
-			final = r.URL
-			return http.ErrUseLastResponse
-		}
-		return nil
-	}}
-	resp, err := c.Get(link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if final == nil {
-		t.Fatalf("authorization did not come back to the redirect URI: %d %s", resp.StatusCode, b)
-	}
-	q := final.Query()
+	q := peertest.Consent(t, link, peerRedirect)
 	if q.Get("error") != "" {
 		t.Fatalf("authorization refused: %s: %s", q.Get("error"), q.Get("error_description"))
 	}
