@@ -13,6 +13,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/audit"
 	"github.com/sluice-dev/sluice/internal/connectors/http/httpauth"
+	"github.com/sluice-dev/sluice/internal/secrets"
 	"github.com/sluice-dev/sluice/internal/store"
 )
 
@@ -142,7 +143,7 @@ func (s *Service) CompleteConsent(ctx context.Context, p *account.Principal, pen
 	for k, v := range sec {
 		next[k] = v
 	}
-	next["auth.refresh_token"] = tok.RefreshToken
+	next["auth.refresh_token"] = secrets.NewValue(tok.RefreshToken)
 	row := *c.Row
 	if err := s.seal(&row, next); err != nil {
 		return err

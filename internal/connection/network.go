@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/netguard"
 	"github.com/sluice-dev/sluice/internal/project"
+	"github.com/sluice-dev/sluice/internal/secrets"
 	"github.com/sluice-dev/sluice/internal/store"
 )
 
@@ -81,7 +82,7 @@ func (n *GuardedNetwork) HTTPClient(ctx context.Context, projectID string, c *Co
 			for k, v := range sec {
 				next[k] = v
 			}
-			next["auth.refresh_token"] = token
+			next["auth.refresh_token"] = secrets.NewValue(token)
 			return n.SaveSecrets(ctx, c, next)
 		}
 		rt, err := n.Auth(ctx, auth, base, client.Transport, onRefresh)
@@ -118,7 +119,7 @@ func (n *GuardedNetwork) baseClient(ctx context.Context, projectID string, c *Co
 		}
 		opts.InsecureSkipVerify, _ = t["insecure_skip_verify"].(bool)
 	}
-	if k := sec["secrets.tls_client_key_pem"]; k != "" {
+	if k := sec.get("secrets.tls_client_key_pem"); k != "" {
 		opts.ClientKeyPEM = []byte(k)
 	}
 	tlsCfg, err := netguard.ClientTLSConfig(opts)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/audit"
+	"github.com/sluice-dev/sluice/internal/secrets"
 	"github.com/sluice-dev/sluice/internal/store"
 )
 
@@ -69,8 +70,22 @@ func NewService(st *store.Store, sealer Sealer) *Service {
 }
 
 // Secrets is a connection's secret values, by key: "secrets.<field>" and
-// "auth.<field>".
-type Secrets map[string]string
+// "auth.<field>". Each is a secrets.Value, so a careless log line or error
+// that prints the map shows [REDACTED]; Reveal is called only where a
+// value is sealed or handed to a protocol.
+type Secrets map[string]secrets.Value
+
+// reveal is the plain form of the secrets, for sealing.
+func (sec Secrets) reveal() map[string]string {
+	out := make(map[string]string, len(sec))
+	for k, v := range sec {
+		out[k] = v.Reveal()
+	}
+	return out
+}
+
+// get is one secret in clear ("" when unset).
+func (sec Secrets) get(key string) string { return sec[key].Reveal() }
 
 // Connection is a connection with its settings decoded and its secrets
 // still sealed.
@@ -112,8 +127,12 @@ func (s *Service) open(c *store.Connection) (Secrets, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connection %q: unseal secrets: %w", c.Name, err)
 	}
-	if err := json.Unmarshal(plain, &out); err != nil {
+	var m map[string]string
+	if err := json.Unmarshal(plain, &m); err != nil {
 		return nil, fmt.Errorf("connection %q: sealed secrets are unreadable: %w", c.Name, err)
+	}
+	for k, v := range m {
+		out[k] = secrets.NewValue(v)
 	}
 	return out, nil
 }
@@ -123,7 +142,7 @@ func (s *Service) seal(c *store.Connection, sec Secrets) error {
 		c.Secrets, c.SecretsTerm = "", 0
 		return nil
 	}
-	plain, _ := json.Marshal(sec)
+	plain, _ := json.Marshal(sec.reveal())
 	ct, term, err := s.sealer.SealFor(plain, "connections", c.ID, "secrets")
 	if err != nil {
 		return fmt.Errorf("connection %q: seal secrets: %w", c.Name, err)
@@ -164,7 +183,7 @@ func (s *Service) build(kind *Kind, in Input, prevSettings, prevAuth map[string]
 		if v == nil || *v == "" {
 			delete(sec, "secrets."+k)
 		} else {
-			sec["secrets."+k] = *v
+			sec["secrets."+k] = secrets.NewValue(*v)
 		}
 	}
 	auth := prevAuth
@@ -208,7 +227,7 @@ func (s *Service) build(kind *Kind, in Input, prevSettings, prevAuth map[string]
 					if x == "" {
 						delete(sec, "auth."+k)
 					} else {
-						sec["auth."+k] = x
+						sec["auth."+k] = secrets.NewValue(x)
 					}
 				case map[string]any:
 					if !authObjectSecrets[k] {
@@ -216,7 +235,7 @@ func (s *Service) build(kind *Kind, in Input, prevSettings, prevAuth map[string]
 						continue
 					}
 					b, _ := json.Marshal(x)
-					sec["auth."+k] = string(b)
+					sec["auth."+k] = secrets.NewValue(string(b))
 				default:
 					ps.add("auth."+k, "must be a string (it is a secret)")
 				}
@@ -410,7 +429,7 @@ func (s *Service) Update(ctx context.Context, p *account.Principal, projectID, i
 		}
 		var changed []string
 		for k, v := range sec {
-			if prev[k] != v {
+			if prev[k].Reveal() != v.Reveal() {
 				changed = append(changed, k)
 			}
 		}
@@ -470,12 +489,12 @@ func mergeAuthSecrets(plain map[string]any, sec Secrets) map[string]any {
 		}
 		if authObjectSecrets[name] {
 			var obj map[string]any
-			if json.Unmarshal([]byte(v), &obj) == nil {
+			if json.Unmarshal([]byte(v.Reveal()), &obj) == nil {
 				out[name] = obj
 				continue
 			}
 		}
-		out[name] = v
+		out[name] = v.Reveal()
 	}
 	return out
 }

@@ -75,8 +75,8 @@ func (s *Service) Test(ctx context.Context, projectID, id string) (*Diagnosis, e
 // put in it.
 func redact(msg string, sec Secrets) string {
 	for _, v := range sec {
-		if len(v) >= 4 {
-			msg = strings.ReplaceAll(msg, v, "[REDACTED]")
+		if p := v.Reveal(); len(p) >= 4 {
+			msg = strings.ReplaceAll(msg, p, "[REDACTED]")
 		}
 	}
 	return msg
@@ -203,7 +203,7 @@ func (s *Service) testPostgres(ctx context.Context, projectID string, v *Connect
 	if err != nil {
 		return &Diagnosis{Stage: "database", Message: "the settings do not make a valid connection: " + err.Error()}
 	}
-	cfg.Password = sec["secrets.password"]
+	cfg.Password = sec.get("secrets.password")
 	cfg.ConnectTimeout = durationSetting(v, "connect_timeout", 10*time.Second)
 	cfg.DialFunc = dial
 	// The guard resolves names itself, at dial time; pgx must not
@@ -249,7 +249,7 @@ func (s *Service) testMySQL(ctx context.Context, projectID string, v *Connection
 	}
 	host := net.JoinHostPort(str(v, "host"), strconv.Itoa(port(v, 3306)))
 	cfg := mysql.NewConfig()
-	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd, cfg.DBName = "tcp", host, str(v, "user"), sec["secrets.password"], str(v, "database")
+	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd, cfg.DBName = "tcp", host, str(v, "user"), sec.get("secrets.password"), str(v, "database")
 	cfg.Timeout = durationSetting(v, "connect_timeout", 10*time.Second)
 	cfg.DialFunc = dial
 	switch str(v, "tls") {
