@@ -5,6 +5,8 @@ import (
 	"net/url"
 
 	ntlmssp "github.com/Azure/go-ntlmssp"
+
+	"github.com/sluice-dev/sluice/internal/netguard"
 )
 
 // NTLM (MS-NLMP). github.com/Azure/go-ntlmssp does the protocol: NTLMv2
@@ -75,7 +77,7 @@ func privateTransport(base http.RoundTripper, dedicated bool) (http.RoundTripper
 // RoundTrip runs the NTLM handshake when the server asks for it, on this
 // credential's own connections.
 func (t *ntlmTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !sameOrigin(t.origin, req.URL) {
+	if !netguard.SameOrigin(t.origin, req.URL) {
 		return t.private.RoundTrip(req)
 	}
 	r := req.Clone(req.Context())

@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/netguard"
 )
 
 // cachedToken is one token as it is sent: the whole header value, when it
@@ -89,7 +91,7 @@ type tokenTransport struct {
 // RoundTrip sends a clone of req with the token (for the connection's
 // origin only).
 func (t *tokenTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !sameOrigin(t.origin, req.URL) {
+	if !netguard.SameOrigin(t.origin, req.URL) {
 		return t.base.RoundTrip(req)
 	}
 	ctx := req.Context()

@@ -7,8 +7,9 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
+
+	"github.com/sluice-dev/sluice/internal/netguard"
 )
 
 // TokenStore keeps an OAuth 2.0 refresh token that the authorization server
@@ -111,28 +112,6 @@ func parseOrigin(raw string) (*url.URL, error) {
 	return u, nil
 }
 
-// sameOrigin reports whether b may receive credentials meant for a: same
-// scheme, host and port, the scheme's default port when none is written
-// (as netguard.SameOrigin).
-func sameOrigin(a, b *url.URL) bool {
-	return strings.EqualFold(a.Scheme, b.Scheme) &&
-		strings.EqualFold(strings.TrimSuffix(a.Hostname(), "."), strings.TrimSuffix(b.Hostname(), ".")) &&
-		effectivePort(a) == effectivePort(b)
-}
-
-func effectivePort(u *url.URL) string {
-	if p := u.Port(); p != "" {
-		return p
-	}
-	switch strings.ToLower(u.Scheme) {
-	case "http":
-		return "80"
-	case "https":
-		return "443"
-	}
-	return ""
-}
-
 // signingTransport adds credentials to a clone of each request for its
 // origin. The static schemes (Basic, Bearer, API key, OAuth 1.0a) are one
 // sign function each.
@@ -145,7 +124,7 @@ type signingTransport struct {
 // RoundTrip signs a clone of req (for the connection's origin only) and
 // sends it through the base transport.
 func (t *signingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !sameOrigin(t.origin, req.URL) {
+	if !netguard.SameOrigin(t.origin, req.URL) {
 		return t.base.RoundTrip(req)
 	}
 	r := req.Clone(req.Context())
