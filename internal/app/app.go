@@ -21,6 +21,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/connection"
 	"github.com/sluice-dev/sluice/internal/netguard"
+	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/queue"
 	"github.com/sluice-dev/sluice/internal/secrets"
@@ -120,6 +121,9 @@ type App struct {
 	// Out is where the setup link is printed (stdout by default).
 	Out io.Writer
 
+	// validateFlow replaces the flow validator (Options.ValidateFlow).
+	validateFlow pipeline.ValidateFunc
+
 	httpSrv  *http.Server
 	listener net.Listener
 }
@@ -136,6 +140,9 @@ type Options struct {
 	// Now replaces the clock of the store and the account service (tests
 	// that move time forward).
 	Now func() time.Time
+	// ValidateFlow replaces the validator every flow definition passes
+	// before it is saved (tests).
+	ValidateFlow pipeline.ValidateFunc
 }
 
 // New opens the store, migrates it and builds every part, without
@@ -145,7 +152,7 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: c, Log: log, Store: st, Out: os.Stdout}
+	a := &App{Config: c, Log: log, Store: st, Out: os.Stdout, validateFlow: opts.ValidateFlow}
 	if _, err := Migrate(ctx, st); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
@@ -205,10 +212,15 @@ func (a *App) BuildServer() error {
 	network := connection.NewGuardedNetwork(a.Store, egressAllow, connection.HTTPAuth)
 	network.SaveSecrets = connections.SaveSecrets
 	connections.Network = network
+	pipelines := pipeline.NewService(a.Store)
+	// TODO(lead): wire the flow format's validator (internal/flow:
+	// ParseDefinition) here. Until then no flow can be saved outside
+	// tests: the service refuses to save a definition it cannot validate.
+	pipelines.Validate = a.validateFlow
 	a.Server = web.New(web.Deps{
 		Accounts: a.Accounts,
 		Projects: projects,
-		API: &api.API{Accounts: a.Accounts, Projects: projects, Connections: connections, Keyring: a.Keyring, Store: a.Store,
+		API: &api.API{Accounts: a.Accounts, Projects: projects, Connections: connections, Pipelines: pipelines, Keyring: a.Keyring, Store: a.Store,
 			TLS: c.TLS(), SessionMax: sessionMax, BaseURL: a.BaseURL},
 		Console: console.New(a.Accounts, c.TLS(), sessionMax),
 		Metrics: a.Metrics,

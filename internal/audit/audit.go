@@ -155,3 +155,16 @@ const (
 	ActionConnectionDelete  = "connection.delete"
 	ActionConnectionConsent = "connection.oauth2_consent"
 )
+
+// Actions recorded by pipes and flows.
+const (
+	ActionPipeCreate  = "pipe.create"
+	ActionPipeUpdate  = "pipe.update"
+	ActionPipeDelete  = "pipe.delete"
+	ActionFlowCreate  = "flow.create"
+	ActionFlowSave    = "flow.save"
+	ActionFlowRestore = "flow.restore"
+	ActionFlowEnable  = "flow.enable"
+	ActionFlowDisable = "flow.disable"
+	ActionFlowDelete  = "flow.delete"
+)

@@ -115,6 +115,9 @@ type mxWorld struct {
 	project, name string
 	// connection is an http connection of the project, with a secret.
 	connection string
+	// pipe is a pipe of the project and flow a flow in it (version 1,
+	// disabled).
+	pipe, flow string
 	users      map[mxWho]*mxUser
 	groups     map[mxWho]string
 	members    map[mxWho]string // the grants' member IDs, by the kind they make
@@ -124,7 +127,7 @@ type mxWorld struct {
 // principals and project.
 func newMatrixFixture(t *testing.T, d store.Dialect) *mxFixture {
 	t.Helper()
-	inst := apptest.Start(t, apptest.Options{Dialect: d, Args: []string{"--egress-allow", "127.0.0.0/8"}})
+	inst := apptest.Start(t, apptest.Options{Dialect: d, Args: []string{"--egress-allow", "127.0.0.0/8"}, ValidateFlow: scaffoldValidateFlow})
 	fx := &mxFixture{inst: inst, transport: &http.Transport{MaxIdleConnsPerHost: 32},
 		users: map[mxWho]*mxUser{}, groups: map[mxWho]string{},
 		echo: httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))}
@@ -281,7 +284,18 @@ func (fx *mxFixture) newWorld(t *testing.T, fresh mxWho) *mxWorld {
 		"settings": map[string]any{"base_url": fx.echo.URL}, "auth": map[string]any{"type": "bearer", "token": "Matrix-Token-Secret-1"}})
 	wantStatus(t, r, http.StatusCreated, "create connection")
 	w.connection = r.String("id")
+	r = own.Do(t, "POST", "/api/v1/projects/"+w.project+"/pipes", map[string]any{"name": "Shop ↔ ERP"})
+	wantStatus(t, r, http.StatusCreated, "create pipe")
+	w.pipe = r.String("id")
+	r = own.Do(t, "POST", "/api/v1/projects/"+w.project+"/pipes/"+w.pipe+"/flows", map[string]any{"definition": mxFlowDefinition("orders")})
+	wantStatus(t, r, http.StatusCreated, "create flow")
+	w.flow = r.String("id")
 	return w
+}
+
+// mxFlowDefinition is a valid flow document named name.
+func mxFlowDefinition(name string) map[string]any {
+	return map[string]any{"name": name, "read": map[string]any{"connection": "erp"}, "steps": []any{}}
 }
 
 // mxCell is one principal sending one row's request.
@@ -361,6 +375,16 @@ func (c *mxCell) group(id string) (*store.Group, map[string]bool) {
 		ids[m.UserID] = true
 	}
 	return g, ids
+}
+
+// pipeline is a path under the cell's pipe, and flowAt one under its flow.
+func (c *mxCell) pipeline(suffix string) string { return c.project("/pipes/" + c.w.pipe + suffix) }
+func (c *mxCell) flowAt(suffix string) string   { return c.pipeline("/flows/" + c.w.flow + suffix) }
+
+// owned reads a path under the cell's project as its owner.
+func (c *mxCell) owned(path string) *apptest.Response {
+	c.t.Helper()
+	return c.as(mxOwner).Do(c.t, "GET", path, nil)
 }
 
 // members reads the cell's project's members, by member ID, as its owner.

@@ -413,6 +413,101 @@ func matrixRows() []mxRow {
 		{route: "GET /api/v1/projects/{p}/audit", req: mxGetProject("/audit"),
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 
+		// Pipes and flows: the integration work itself, so every member
+		// reads and changes them (a pipe's console-log settings are
+		// project configuration: pipes_test.go covers the standard user's
+		// request that mixes both, refused whole).
+		{route: "GET /api/v1/projects/{p}/pipes", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/pipes"), check: func(r *apptest.Response) {
+				if r.Status == http.StatusOK && !strings.Contains(string(r.Body), `"id":"`+c.w.pipe+`"`) {
+					c.t.Errorf("the pipe is not listed: %s", r.Body)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/pipes", req: func(c *mxCell) mxCall {
+			name := fmt.Sprintf("Cell pipe %d", c.fx.next())
+			return mxCall{path: c.project("/pipes"), body: map[string]any{"name": name}, check: func(r *apptest.Response) {
+				if got := strings.Contains(string(c.owned(c.project("/pipes")).Body), name); got != (r.Status == http.StatusCreated) {
+					c.t.Errorf("pipe %q exists = %v after status %d", name, got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 201, Admin: 201, Standard: 201, GroupAdmin: 201, GroupStandard: 201, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/pipes/{pipe}", req: func(c *mxCell) mxCall { return mxCall{path: c.pipeline("")} },
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "PATCH /api/v1/projects/{p}/pipes/{pipe}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			name := fmt.Sprintf("Renamed pipe %d", c.fx.next())
+			return mxCall{path: c.pipeline(""), body: map[string]any{"name": name, "description": "moves orders"}, check: func(r *apptest.Response) {
+				want := map[bool]string{true: name, false: "Shop ↔ ERP"}[r.Status == http.StatusOK]
+				if got := c.owned(c.pipeline("")).String("name"); got != want {
+					c.t.Errorf("pipe name %q after status %d, want %q", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "DELETE /api/v1/projects/{p}/pipes/{pipe}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.pipeline(""), check: func(r *apptest.Response) {
+				want := map[bool]int{true: http.StatusNotFound, false: http.StatusOK}[r.Status == http.StatusNoContent]
+				if got := c.owned(c.flowAt("")).Status; got != want {
+					c.t.Errorf("the pipe's flow answers %d to its owner after status %d, want %d", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 204, GroupAdmin: 204, GroupStandard: 204, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/pipes/{pipe}/flows", req: func(c *mxCell) mxCall { return mxCall{path: c.pipeline("/flows")} },
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/pipes/{pipe}/flows", req: func(c *mxCell) mxCall {
+			name := fmt.Sprintf("cell flow %d", c.fx.next())
+			return mxCall{path: c.pipeline("/flows"), body: map[string]any{"definition": mxFlowDefinition(name)}, check: func(r *apptest.Response) {
+				if got := strings.Contains(string(c.owned(c.pipeline("/flows")).Body), name); got != (r.Status == http.StatusCreated) {
+					c.t.Errorf("flow %q exists = %v after status %d", name, got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 201, Admin: 201, Standard: 201, GroupAdmin: 201, GroupStandard: 201, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/pipes/{pipe}/flows/{f}", req: func(c *mxCell) mxCall { return mxCall{path: c.flowAt("")} },
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "PUT /api/v1/projects/{p}/pipes/{pipe}/flows/{f}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.flowAt(""), body: map[string]any{"definition": mxFlowDefinition("orders v2")}, check: func(r *apptest.Response) {
+				want := map[bool]float64{true: 2, false: 1}[r.Status == http.StatusOK]
+				if got := c.owned(c.flowAt("")).Get("version"); got != want {
+					c.t.Errorf("flow version %v after status %d, want %v", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "DELETE /api/v1/projects/{p}/pipes/{pipe}/flows/{f}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.flowAt(""), check: func(r *apptest.Response) {
+				want := map[bool]int{true: http.StatusNotFound, false: http.StatusOK}[r.Status == http.StatusNoContent]
+				if got := c.owned(c.flowAt("")).Status; got != want {
+					c.t.Errorf("the flow answers %d to its owner after status %d, want %d", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 204, GroupAdmin: 204, GroupStandard: 204, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/enable", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.flowAt("/enable"), check: func(r *apptest.Response) {
+				if got := c.owned(c.flowAt("")).Get("enabled"); got != (r.Status == http.StatusOK) {
+					c.t.Errorf("flow enabled = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/disable", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			wantStatus(c.t, c.as(mxOwner).Do(c.t, "POST", c.flowAt("/enable"), nil), http.StatusOK, "owner enables the flow")
+			return mxCall{path: c.flowAt("/disable"), check: func(r *apptest.Response) {
+				if got := c.owned(c.flowAt("")).Get("enabled"); got != (r.Status != http.StatusOK) {
+					c.t.Errorf("flow enabled = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions", req: func(c *mxCell) mxCall { return mxCall{path: c.flowAt("/versions")} },
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions/{v}", req: func(c *mxCell) mxCall { return mxCall{path: c.flowAt("/versions/1")} },
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions/{v}/restore", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			wantStatus(c.t, c.as(mxOwner).Do(c.t, "PUT", c.flowAt(""), map[string]any{"definition": mxFlowDefinition("orders v2")}), http.StatusOK, "owner saves version 2")
+			return mxCall{path: c.flowAt("/versions/1/restore"), check: func(r *apptest.Response) {
+				want := map[bool]float64{true: 3, false: 2}[r.Status == http.StatusOK]
+				if got := c.owned(c.flowAt("")).Get("version"); got != want {
+					c.t.Errorf("flow version %v after status %d, want %v", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+
 		// Console pages. They answer a missing login with a redirect to the
 		// login page, not 401; the public ones answer everyone. A key
 		// counts as a login on a page as it does on the API.
@@ -453,16 +548,20 @@ func matrixRows() []mxRow {
 }
 
 // matrixPostgresRows are the rows the matrix also runs on PostgreSQL, where what
-// differs is the SQL: the effective-role query and the grants.
+// differs is the SQL: the effective-role query, the grants, and the
+// pipe and flow writes (with the role re-read in their transactions).
 var matrixPostgresRows = map[string]bool{
-	"GET /api/v1/projects":                      true,
-	"GET /api/v1/projects/{p}":                  true,
-	"PATCH /api/v1/projects/{p}":                true,
-	"DELETE /api/v1/projects/{p}":               true,
-	"POST /api/v1/projects/{p}/members":         true,
-	"PATCH /api/v1/projects/{p}/members/{m}":    true,
-	"GET /api/v1/users":                         true,
-	"DELETE /api/v1/groups/{id}/members/{user}": true,
+	"GET /api/v1/projects":                                                  true,
+	"GET /api/v1/projects/{p}":                                              true,
+	"PATCH /api/v1/projects/{p}":                                            true,
+	"DELETE /api/v1/projects/{p}":                                           true,
+	"POST /api/v1/projects/{p}/members":                                     true,
+	"PATCH /api/v1/projects/{p}/members/{m}":                                true,
+	"GET /api/v1/users":                                                     true,
+	"DELETE /api/v1/groups/{id}/members/{user}":                             true,
+	"PATCH /api/v1/projects/{p}/pipes/{pipe}":                               true,
+	"PUT /api/v1/projects/{p}/pipes/{pipe}/flows/{f}":                       true,
+	"POST /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions/{v}/restore": true,
 }
 
 // TestMatrix runs every row as every principal on SQLite, and the rows of
@@ -720,6 +819,11 @@ func TestMatrixNotFoundIsIdentical(t *testing.T) {
 			{"GET", "/members", nil},
 			{"PATCH", "/members/" + std, map[string]any{"role": "admin"}},
 			{"DELETE", "/members/" + std, nil},
+			{"GET", "/pipes", nil},
+			{"POST", "/pipes", map[string]any{"name": "Probe"}},
+			{"PATCH", "/pipes/" + w.pipe, map[string]any{"name": "Probe"}},
+			{"PUT", "/pipes/" + w.pipe + "/flows/" + w.flow, map[string]any{"definition": mxFlowDefinition("probe")}},
+			{"POST", "/pipes/" + w.pipe + "/flows/" + w.flow + "/versions/1/restore", nil},
 		}
 		callers := map[string]struct {
 			client *apptest.Client
@@ -738,7 +842,7 @@ func TestMatrixNotFoundIsIdentical(t *testing.T) {
 			return b
 		}
 		for _, pr := range probes {
-			what := pr.method + " /api/v1/projects/{p}" + strings.ReplaceAll(pr.suffix, std, "{m}")
+			what := pr.method + " /api/v1/projects/{p}" + strings.NewReplacer(std, "{m}", w.pipe, "{pipe}", w.flow, "{f}").Replace(pr.suffix)
 			// The reference: the owner asking about a project that was never created.
 			ref := callers["owner/session"].client.Do(t, pr.method, "/api/v1/projects/"+store.NewID()+pr.suffix, body(pr.body, w.users[mxOwner]))
 			wantError(t, ref, http.StatusNotFound, "not_found", what+" of a missing project")
@@ -761,6 +865,12 @@ func TestMatrixNotFoundIsIdentical(t *testing.T) {
 		}
 		if got := c.members()[std]; got != "standard" {
 			t.Errorf("the probes changed the standard member's role to %q", got)
+		}
+		if r := c.owned(c.flowAt("")); r.Get("version") != float64(1) || r.String("name") != "orders" {
+			t.Errorf("the probes changed the flow: %s", r.Body)
+		}
+		if r := c.owned(c.pipeline("")); r.String("name") != "Shop ↔ ERP" {
+			t.Errorf("the probes changed the pipe: %s", r.Body)
 		}
 	})
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/connection"
+	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/secrets"
 	"github.com/sluice-dev/sluice/internal/store"
@@ -20,6 +21,7 @@ type API struct {
 	Accounts    *account.Service
 	Projects    *project.Service
 	Connections *connection.Service
+	Pipelines   *pipeline.Service
 	Store       *store.Store
 	// Keyring seals stored secrets; instance administrators rotate it.
 	Keyring *secrets.Keyring
@@ -88,9 +90,30 @@ func (a *API) Routes() []httpx.Route {
 		// host an administrator configured: any member may.
 		{Method: "POST", Path: "/api/v1/projects/{p}/connections/{c}/test", Access: user, Action: access.RunFlows, Handler: a.testConnection},
 		{Method: "POST", Path: "/api/v1/projects/{p}/connections/{c}/oauth2/authorize", Access: user, Action: access.ManageCredentials, Handler: a.authorizeConnection},
+
 		// The callback names no project: the pending consent does, and the
 		// handler checks the caller's role on it.
 		{Method: "GET", Path: "/api/v1/oauth2/callback", Access: user, Handler: a.oauthCallback},
+
+		// Pipes and flows are the integration work itself: every member
+		// builds them. A pipe's console-log settings are project
+		// configuration; the service refuses a request that changes them
+		// without that role, whole.
+		{Method: "GET", Path: "/api/v1/projects/{p}/pipes", Access: user, Action: access.ViewProject, Handler: a.listPipes},
+		{Method: "POST", Path: "/api/v1/projects/{p}/pipes", Access: user, Action: access.EditIntegrations, Handler: a.createPipe},
+		{Method: "GET", Path: "/api/v1/projects/{p}/pipes/{pipe}", Access: user, Action: access.ViewProject, Handler: a.getPipe},
+		{Method: "PATCH", Path: "/api/v1/projects/{p}/pipes/{pipe}", Access: user, Action: access.EditIntegrations, Handler: a.patchPipe},
+		{Method: "DELETE", Path: "/api/v1/projects/{p}/pipes/{pipe}", Access: user, Action: access.EditIntegrations, Handler: a.deletePipe},
+		{Method: "GET", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows", Access: user, Action: access.ViewProject, Handler: a.listFlows},
+		{Method: "POST", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows", Access: user, Action: access.EditIntegrations, Handler: a.createFlow},
+		{Method: "GET", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}", Access: user, Action: access.ViewProject, Handler: a.getFlow},
+		{Method: "PUT", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}", Access: user, Action: access.EditIntegrations, Handler: a.putFlow},
+		{Method: "DELETE", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}", Access: user, Action: access.EditIntegrations, Handler: a.deleteFlow},
+		{Method: "POST", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/enable", Access: user, Action: access.EditIntegrations, Handler: a.enableFlow},
+		{Method: "POST", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/disable", Access: user, Action: access.EditIntegrations, Handler: a.disableFlow},
+		{Method: "GET", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions", Access: user, Action: access.ViewProject, Handler: a.listFlowVersions},
+		{Method: "GET", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions/{v}", Access: user, Action: access.ViewProject, Handler: a.getFlowVersion},
+		{Method: "POST", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions/{v}/restore", Access: user, Action: access.EditIntegrations, Handler: a.restoreFlowVersion},
 	}
 }
 

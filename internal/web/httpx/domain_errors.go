@@ -2,10 +2,12 @@ package httpx
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/connection"
+	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/project"
 )
 
@@ -17,6 +19,7 @@ func domainError(err error) *Error {
 	var throttled *account.ThrottledError
 	var problems *project.ValidationError
 	var connProblems *connection.ValidationError
+	var pipeProblems *pipeline.ValidationError
 	switch {
 	case errors.Is(err, connection.ErrBadState):
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_state", Message: connection.ErrBadState.Error()}
@@ -30,6 +33,21 @@ func domainError(err error) *Error {
 			details[i] = Detail{Field: p.Field, Message: p.Message}
 		}
 		return Unprocessable("invalid_field", connProblems.Error(), details...)
+	case errors.As(err, &pipeProblems):
+		// A flow document's problems carry their line and column when the
+		// definition was YAML text; the detail's message says where.
+		details := make([]Detail, len(pipeProblems.Problems))
+		for i, p := range pipeProblems.Problems {
+			msg := p.Message
+			if p.Line > 0 {
+				msg = fmt.Sprintf("line %d, column %d: %s", p.Line, p.Column, p.Message)
+			}
+			details[i] = Detail{Field: p.Path, Message: msg}
+		}
+		return Unprocessable("invalid_field", pipeProblems.Error(), details...)
+	case errors.Is(err, pipeline.ErrConsoleLogForbidden):
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: pipeline.ErrConsoleLogForbidden.Error(),
+			Details: []Detail{{Field: "console_log", Message: "owner and administrators only"}}}
 	case errors.As(err, &problems):
 		details := make([]Detail, len(problems.Problems))
 		for i, p := range problems.Problems {

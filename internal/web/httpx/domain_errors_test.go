@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/project"
 )
 
@@ -34,5 +35,24 @@ func TestProjectErrors(t *testing.T) {
 		if e.Status != tc.status || e.Code != tc.code || e.Message == "" || !slices.Equal(fields, tc.fields) {
 			t.Errorf("%s: %d %s %q fields %q; want %d %s fields %q", tc.name, e.Status, e.Code, e.Message, fields, tc.status, tc.code, tc.fields)
 		}
+	}
+}
+
+// TestPipelineErrors pins how the pipeline package's errors answer: a flow
+// document's problems by path, with the line and column of YAML text in
+// the message, and the console-log refusal as 403.
+func TestPipelineErrors(t *testing.T) {
+	problems := &pipeline.ValidationError{Problems: []pipeline.Problem{
+		{Path: "definition.read.connection", Message: "is required"},
+		{Path: "definition.steps[0].map", Line: 7, Column: 12, Message: "jq syntax error"}}}
+	e := Describe(httptest.NewRequest("GET", "/", nil), fmt.Errorf("save flow: %w", problems))
+	if e.Status != 422 || e.Code != "invalid_field" || len(e.Details) != 2 ||
+		e.Details[0].Field != "definition.read.connection" || e.Details[1].Field != "definition.steps[0].map" ||
+		e.Details[1].Message != "line 7, column 12: jq syntax error" {
+		t.Errorf("flow problems answer %d %s %+v", e.Status, e.Code, e.Details)
+	}
+	e = Describe(httptest.NewRequest("GET", "/", nil), fmt.Errorf("update pipe: %w", pipeline.ErrConsoleLogForbidden))
+	if e.Status != 403 || e.Code != "forbidden" || len(e.Details) != 1 || e.Details[0].Field != "console_log" {
+		t.Errorf("console-log refusal answers %d %s %+v", e.Status, e.Code, e.Details)
 	}
 }
