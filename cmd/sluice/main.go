@@ -23,6 +23,7 @@ Usage:
   sluice keys rotate [--no-wait]   add a key term and re-encrypt every stored secret under it
   sluice keys status               show the key terms, rotations and what each term sealed
   sluice audit verify        check that the activity log's hash chain is intact
+  sluice validate FILE...    check flow documents and print every problem
   sluice version
 
 Run "sluice COMMAND -h" for the flags of a command. Every flag can also be set
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdAudit(ctx, args[1:], stdout, stderr, getenv)
 	case "keys":
 		err = cmdKeys(ctx, args[1:], stdout, stderr, getenv)
+	case "validate":
+		err = cmdValidate(args[1:], stdin, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "sluice", version)
 	case "help", "-h", "--help":

@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,6 +21,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/connection"
+	"github.com/sluice-dev/sluice/internal/flow"
 	"github.com/sluice-dev/sluice/internal/netguard"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/project"
@@ -148,6 +150,12 @@ type Options struct {
 // New opens the store, migrates it and builds every part, without
 // listening or working yet. work says whether this process runs jobs.
 func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opts Options) (*App, error) {
+	if c.FilesDir != "" {
+		// The only place file reads and writes of flows may touch.
+		if err := os.MkdirAll(c.FilesDir, 0o700); err != nil {
+			return nil, fmt.Errorf("create files directory %s: %w", c.FilesDir, err)
+		}
+	}
 	st, err := openStore(ctx, c, store.Options{Now: opts.Now})
 	if err != nil {
 		return nil, err
@@ -213,10 +221,10 @@ func (a *App) BuildServer() error {
 	network.SaveSecrets = connections.SaveSecrets
 	connections.Network = network
 	pipelines := pipeline.NewService(a.Store)
-	// TODO(lead): wire the flow format's validator (internal/flow:
-	// ParseDefinition) here. Until then no flow can be saved outside
-	// tests: the service refuses to save a definition it cannot validate.
-	pipelines.Validate = a.validateFlow
+	pipelines.Validate = ValidateFlow
+	if a.validateFlow != nil {
+		pipelines.Validate = a.validateFlow
+	}
 	a.Server = web.New(web.Deps{
 		Accounts: a.Accounts,
 		Projects: projects,
@@ -356,4 +364,23 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// ValidateFlow checks a flow definition with the flow format (internal/flow)
+// for the pipeline service: every problem with its path and position, or
+// the canonical JSON to store and the flow's name.
+func ValidateFlow(raw json.RawMessage) ([]byte, string, []pipeline.Problem, error) {
+	f, canon, err := flow.ParseDefinition(raw)
+	var ve *flow.ValidationError
+	if errors.As(err, &ve) {
+		ps := make([]pipeline.Problem, len(ve.Problems))
+		for i, p := range ve.Problems {
+			ps[i] = pipeline.Problem{Path: p.Path, Line: p.Line, Column: p.Column, Message: p.Message}
+		}
+		return nil, "", ps, nil
+	}
+	if err != nil {
+		return nil, "", nil, err
+	}
+	return canon, f.Name, nil, nil
 }

@@ -110,6 +110,10 @@ func matrixRows() []mxRow {
 		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 204, GroupAdmin: 204, GroupStandard: 204, Outsider: 204, InstanceAdmin: 204, Anon: 401},
 			keyWant: &mxExpect{Owner: 400, Admin: 400, Standard: 400, GroupAdmin: 400, GroupStandard: 400, Outsider: 400, InstanceAdmin: 400, Anon: 401}},
 
+		// The flow format's JSON Schema: public, the same for everyone.
+		{route: "GET /api/v1/flow-schema.json", req: mxGet("/api/v1/flow-schema.json"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
+
 		// The caller's own account: any user, never anonymous.
 		{route: "GET /api/v1/me", req: mxGet("/api/v1/me"),
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},

@@ -40,6 +40,7 @@ func (a *API) Routes() []httpx.Route {
 		{Method: "POST", Path: "/api/v1/setup", Access: pub, Handler: a.setup},
 		{Method: "POST", Path: "/api/v1/auth/login", Access: pub, Handler: a.login},
 		{Method: "POST", Path: "/api/v1/auth/logout", Access: user, Handler: a.logout},
+		{Method: "GET", Path: "/api/v1/flow-schema.json", Access: pub, Handler: a.flowSchema},
 		{Method: "GET", Path: "/api/v1/me", Access: user, Handler: a.me},
 		{Method: "POST", Path: "/api/v1/me/password", Access: user, Handler: a.changePassword},
 		{Method: "GET", Path: "/api/v1/me/sessions", Access: user, Handler: a.listSessions},
