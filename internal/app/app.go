@@ -123,9 +123,6 @@ type App struct {
 	// Out is where the setup link is printed (stdout by default).
 	Out io.Writer
 
-	// validateFlow replaces the flow validator (Options.ValidateFlow).
-	validateFlow pipeline.ValidateFunc
-
 	httpSrv  *http.Server
 	listener net.Listener
 }
@@ -142,9 +139,6 @@ type Options struct {
 	// Now replaces the clock of the store and the account service (tests
 	// that move time forward).
 	Now func() time.Time
-	// ValidateFlow replaces the validator every flow definition passes
-	// before it is saved (tests).
-	ValidateFlow pipeline.ValidateFunc
 }
 
 // New opens the store, migrates it and builds every part, without
@@ -160,7 +154,7 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 	if err != nil {
 		return nil, err
 	}
-	a := &App{Config: c, Log: log, Store: st, Out: os.Stdout, validateFlow: opts.ValidateFlow}
+	a := &App{Config: c, Log: log, Store: st, Out: os.Stdout}
 	if _, err := Migrate(ctx, st); err != nil {
 		st.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
@@ -222,9 +216,6 @@ func (a *App) BuildServer() error {
 	connections.Network = network
 	pipelines := pipeline.NewService(a.Store)
 	pipelines.Validate = ValidateFlow
-	if a.validateFlow != nil {
-		pipelines.Validate = a.validateFlow
-	}
 	a.Server = web.New(web.Deps{
 		Accounts: a.Accounts,
 		Projects: projects,

@@ -12,7 +12,7 @@ import (
 	"github.com/itchyny/gojq"
 )
 
-const maxNameLength = 200
+const maxNameLength = 100 // as the API allows for flow names
 
 func (c *checker) name(name string) {
 	switch {

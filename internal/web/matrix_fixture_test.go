@@ -127,7 +127,7 @@ type mxWorld struct {
 // principals and project.
 func newMatrixFixture(t *testing.T, d store.Dialect) *mxFixture {
 	t.Helper()
-	inst := apptest.Start(t, apptest.Options{Dialect: d, Args: []string{"--egress-allow", "127.0.0.0/8"}, ValidateFlow: scaffoldValidateFlow})
+	inst := apptest.Start(t, apptest.Options{Dialect: d, Args: []string{"--egress-allow", "127.0.0.0/8"}})
 	fx := &mxFixture{inst: inst, transport: &http.Transport{MaxIdleConnsPerHost: 32},
 		users: map[mxWho]*mxUser{}, groups: map[mxWho]string{},
 		echo: httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusNoContent) }))}
@@ -293,9 +293,14 @@ func (fx *mxFixture) newWorld(t *testing.T, fresh mxWho) *mxWorld {
 	return w
 }
 
-// mxFlowDefinition is a valid flow document named name.
+// mxFlowDefinition is a valid flow document named name: it reads the
+// orders of the world's connection erp.
 func mxFlowDefinition(name string) map[string]any {
-	return map[string]any{"name": name, "read": map[string]any{"connection": "erp"}, "steps": []any{}}
+	return map[string]any{"name": name,
+		"read": map[string]any{"connection": "erp", "request": map[string]any{"method": "GET", "path": "/orders"},
+			"records": ".orders[]"},
+		"entity_id": ".id",
+		"steps":     []any{map[string]any{"map": "{id, total}"}}}
 }
 
 // mxCell is one principal sending one row's request.

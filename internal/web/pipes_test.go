@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"reflect"
 	"slices"
@@ -14,10 +15,17 @@ import (
 	"github.com/sluice-dev/sluice/internal/store"
 )
 
-// withFlows is an instance whose flows are checked by the scaffolding
-// validator (flowscaffold_test.go).
-func withFlows(d store.Dialect) apptest.Options {
-	return apptest.Options{Dialect: d, ValidateFlow: scaffoldValidateFlow}
+// flowDef is a small valid flow document named name, in its canonical
+// form: it reads records from an NDJSON file, each identified by its
+// "id". The fields of more are set on it, replacing the defaults.
+func flowDef(name string, more ...map[string]any) map[string]any {
+	def := map[string]any{"name": name,
+		"read":      map[string]any{"file": map[string]any{"path": "in/orders.ndjson", "format": "ndjson"}},
+		"entity_id": ".id"}
+	for _, m := range more {
+		maps.Copy(def, m)
+	}
+	return def
 }
 
 func pipePath(pid string, rest ...string) string {
@@ -111,7 +119,7 @@ func problemFields(r *apptest.Response) []string {
 // unique in its project.
 func TestPipesCRUD(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d store.Dialect) {
-		inst, ann := startAdmin(t, withFlows(d))
+		inst, ann := startAdmin(t, apptest.Options{Dialect: d})
 		bob := addPerson(t, inst, ann, "bob")
 		cyd := addPerson(t, inst, ann, "cyd")
 		pid := mustProject(t, bob.C, "Shop")
@@ -155,7 +163,7 @@ func TestPipesCRUD(t *testing.T) {
 		wantError(t, cyd.C.Do(t, "PATCH", pipePath(pid, "/", id), map[string]any{"name": "Another"}), http.StatusConflict, "conflict", "rename onto a taken name")
 		wantError(t, cyd.C.Do(t, "PATCH", pipePath(pid, "/", id), map[string]any{}), http.StatusUnprocessableEntity, "invalid_field", "a change of nothing")
 
-		f := mustFlow(t, cyd.C, pid, id, map[string]any{"name": "orders"})
+		f := mustFlow(t, cyd.C, pid, id, flowDef("orders"))
 		wantStatus(t, cyd.C.Do(t, "DELETE", pipePath(pid, "/", id), nil), http.StatusNoContent, "delete pipe")
 		wantError(t, cyd.C.Do(t, "GET", pipePath(pid, "/", id), nil), http.StatusNotFound, "not_found", "a deleted pipe")
 		wantError(t, cyd.C.Do(t, "GET", flowPath(pid, id, "/", f), nil), http.StatusNotFound, "not_found", "a flow of a deleted pipe")
@@ -172,7 +180,7 @@ func TestPipesCRUD(t *testing.T) {
 // is saved.
 func TestPipeProblemsAreListed(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d store.Dialect) {
-		inst, ann := startAdmin(t, withFlows(d))
+		inst, ann := startAdmin(t, apptest.Options{Dialect: d})
 		bob := addPerson(t, inst, ann, "bob")
 		pid := mustProject(t, bob.C, "Shop")
 		id := mustPipe(t, bob.C, pid, "Shop ↔ ERP")
@@ -204,16 +212,19 @@ func TestPipeProblemsAreListed(t *testing.T) {
 // rewriting history.
 func TestFlowVersions(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d store.Dialect) {
-		inst, ann := startAdmin(t, withFlows(d))
+		inst, ann := startAdmin(t, apptest.Options{Dialect: d})
 		bob := addPerson(t, inst, ann, "bob")
 		cyd := addPerson(t, inst, ann, "cyd")
 		pid := mustProject(t, bob.C, "Shop")
 		mustMember(t, bob.C, pid, map[string]any{"user_id": cyd.ID, "role": "standard"})
 		pipe := mustPipe(t, bob.C, pid, "Shop ↔ ERP")
+		// Valid documents in their canonical form, so that each is stored
+		// as sent.
 		defs := []map[string]any{
-			{"name": "orders", "read": map[string]any{"connection": "shop"}, "steps": []any{map[string]any{"map": "."}}},
-			{"name": "orders", "read": map[string]any{"connection": "shop"}, "steps": []any{}},
-			{"name": "orders to erp", "read": map[string]any{"connection": "erp"}},
+			flowDef("orders", map[string]any{"steps": []any{map[string]any{"map": "{id, total}"}}}),
+			flowDef("orders", map[string]any{"steps": []any{map[string]any{"filter": ".total > 0"}, map[string]any{"map": "{id, total}"}}}),
+			flowDef("orders to erp", map[string]any{"entity_id": ".order_no",
+				"write": map[string]any{"file": map[string]any{"path": "out/orders.csv", "format": "csv"}}}),
 		}
 
 		r := bob.C.Do(t, "POST", flowPath(pid, pipe), map[string]any{"definition": defs[0]})
@@ -272,21 +283,36 @@ func TestFlowVersions(t *testing.T) {
 		}
 		wantError(t, cyd.C.Do(t, "POST", flowPath(pid, pipe, "/", id, "/versions/9/restore"), nil), http.StatusNotFound, "not_found", "restore a missing version")
 
-		// Saving or restoring what the flow already holds adds nothing.
+		// Saving or restoring what the flow already holds adds nothing,
+		// nor does the same document written as YAML: what is compared is
+		// the canonical JSON.
 		before := pipelineState(t, inst)
 		r = cyd.C.Do(t, "PUT", flowPath(pid, pipe, "/", id), map[string]any{"definition": defs[0]})
 		wantStatus(t, r, 200, "save the current definition again")
+		if r.Get("version") != float64(4) {
+			t.Fatalf("an unchanged save made a version: %s", r.Body)
+		}
+		r = cyd.C.Do(t, "PUT", flowPath(pid, pipe, "/", id), map[string]any{"definition": "name: orders\n" +
+			"read: {file: {format: ndjson, path: in/orders.ndjson}}\n" +
+			"entity_id: .id\n" +
+			"steps:\n  - map: '{id, total}'   # the same step\n"})
+		wantStatus(t, r, 200, "save the current definition again, as YAML")
 		wantStatus(t, cyd.C.Do(t, "POST", flowPath(pid, pipe, "/", id, "/versions/4/restore"), nil), 200, "restore the current version")
 		if r.Get("version") != float64(4) {
 			t.Fatalf("an unchanged save made a version: %s", r.Body)
 		}
 		samePipelines(t, inst, before, "unchanged saves")
 
-		// YAML text: handed to the validator as sent, stored canonical.
-		r = cyd.C.Do(t, "PUT", flowPath(pid, pipe, "/", id), map[string]any{"definition": "name: orders-yaml\nmode: batch\n"})
+		// YAML text: handed to the validator as sent, stored canonical
+		// (no comments, no empty list of steps).
+		r = cyd.C.Do(t, "PUT", flowPath(pid, pipe, "/", id), map[string]any{"definition": "# orders, from a file\n" +
+			"name: orders-yaml\n" +
+			"read:\n  file: {path: in/orders.ndjson, format: ndjson}   # one record a line\n" +
+			"entity_id: .id\n" +
+			"steps: []\n"})
 		wantStatus(t, r, 200, "save YAML text")
 		if r.Get("version") != float64(5) || r.String("name") != "orders-yaml" ||
-			!reflect.DeepEqual(r.Get("definition"), map[string]any{"name": "orders-yaml", "mode": "batch"}) {
+			!reflect.DeepEqual(r.Get("definition"), canon(t, flowDef("orders-yaml"))) {
 			t.Fatalf("after saving YAML: %s", r.Body)
 		}
 		g := cyd.C.Do(t, "GET", flowPath(pid, pipe, "/", id), nil)
@@ -301,9 +327,9 @@ func TestFlowVersions(t *testing.T) {
 		}
 
 		// A name is unique in its pipe, for a create and for a save.
-		other := mustFlow(t, cyd.C, pid, pipe, map[string]any{"name": "stock"})
-		wantError(t, cyd.C.Do(t, "POST", flowPath(pid, pipe), map[string]any{"definition": map[string]any{"name": "stock"}}), http.StatusConflict, "conflict", "a second flow named stock")
-		wantError(t, cyd.C.Do(t, "PUT", flowPath(pid, pipe, "/", other), map[string]any{"definition": map[string]any{"name": "orders-yaml"}}), http.StatusConflict, "conflict", "a save onto a taken name")
+		other := mustFlow(t, cyd.C, pid, pipe, flowDef("stock"))
+		wantError(t, cyd.C.Do(t, "POST", flowPath(pid, pipe), map[string]any{"definition": flowDef("stock")}), http.StatusConflict, "conflict", "a second flow named stock")
+		wantError(t, cyd.C.Do(t, "PUT", flowPath(pid, pipe, "/", other), map[string]any{"definition": flowDef("orders-yaml")}), http.StatusConflict, "conflict", "a save onto a taken name")
 
 		wantStatus(t, cyd.C.Do(t, "DELETE", flowPath(pid, pipe, "/", id), nil), http.StatusNoContent, "delete flow")
 		wantError(t, cyd.C.Do(t, "GET", flowPath(pid, pipe, "/", id), nil), http.StatusNotFound, "not_found", "a deleted flow")
@@ -316,14 +342,14 @@ func TestFlowVersions(t *testing.T) {
 // changes nothing.
 func TestFlowEnableDisable(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d store.Dialect) {
-		inst, ann := startAdmin(t, withFlows(d))
+		inst, ann := startAdmin(t, apptest.Options{Dialect: d})
 		bob := addPerson(t, inst, ann, "bob")
 		cyd := addPerson(t, inst, ann, "cyd")
 		pid := mustProject(t, bob.C, "Shop")
 		mustMember(t, bob.C, pid, map[string]any{"user_id": cyd.ID, "role": "standard"})
 		pipe := mustPipe(t, bob.C, pid, "P")
-		id := mustFlow(t, bob.C, pid, pipe, map[string]any{"name": "orders"})
-		r := bob.C.Do(t, "POST", flowPath(pid, pipe), map[string]any{"definition": map[string]any{"name": "stock"}, "enabled": true})
+		id := mustFlow(t, bob.C, pid, pipe, flowDef("orders"))
+		r := bob.C.Do(t, "POST", flowPath(pid, pipe), map[string]any{"definition": flowDef("stock"), "enabled": true})
 		wantStatus(t, r, http.StatusCreated, "create an enabled flow")
 		if r.Get("enabled") != true {
 			t.Fatalf("created enabled: %s", r.Body)
@@ -358,32 +384,55 @@ func TestFlowEnableDisable(t *testing.T) {
 // problem and its path in the document, and nothing is saved.
 func TestFlowProblemsSaveNothing(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d store.Dialect) {
-		inst, ann := startAdmin(t, withFlows(d))
+		inst, ann := startAdmin(t, apptest.Options{Dialect: d})
 		bob := addPerson(t, inst, ann, "bob")
 		pid := mustProject(t, bob.C, "Shop")
 		pipe := mustPipe(t, bob.C, pid, "P")
-		id := mustFlow(t, bob.C, pid, pipe, map[string]any{"name": "orders"})
+		id := mustFlow(t, bob.C, pid, pipe, flowDef("orders"))
 		before := pipelineState(t, inst)
 		for _, tc := range []struct {
 			name   string
 			body   map[string]any
 			fields []string
-			text   string
+			texts  []string
 		}{
-			{"no definition", map[string]any{}, []string{"definition"}, "is required"},
-			{"a null definition", map[string]any{"definition": nil}, []string{"definition"}, "is required"},
-			{"an array", map[string]any{"definition": []any{1}}, []string{"definition"}, "JSON object, or YAML text"},
-			{"a number", map[string]any{"definition": 7}, []string{"definition"}, "JSON object, or YAML text"},
-			{"problems in the document", map[string]any{"definition": map[string]any{"steps": "all", "read": map[string]any{}}},
-				[]string{"definition.name", "definition.steps", "definition.read.connection"}, "must be a list of steps"},
-			{"a name too long", map[string]any{"definition": map[string]any{"name": strings.Repeat("n", 101)}}, []string{"definition.name"}, "at most 100"},
-			{"bad YAML", map[string]any{"definition": "name: x\n  indented: no\n"}, []string{"definition"}, "line 2, column 1"},
+			{"no definition", map[string]any{}, []string{"definition"}, []string{"is required"}},
+			{"a null definition", map[string]any{"definition": nil}, []string{"definition"}, []string{"is required"}},
+			{"an array", map[string]any{"definition": []any{1}}, []string{"definition"}, []string{"JSON object, or YAML text"}},
+			{"a number", map[string]any{"definition": 7}, []string{"definition"}, []string{"JSON object, or YAML text"}},
+			{"problems in the document", map[string]any{"definition": map[string]any{"name": "orders",
+				"read":     map[string]any{"file": map[string]any{"path": "../orders.ndjson", "format": "xml"}},
+				"steps":    []any{map[string]any{"map": "{id,"}, map[string]any{"filter": ".total > 0", "map": "."}},
+				"on_error": map[string]any{"backoff": 2}}},
+				// In the order of the document as sent: the client sends
+				// object keys sorted; a missing field is placed at its start.
+				[]string{"definition.entity_id", "definition.on_error.backoff", "definition.read.file.format", "definition.read.file.path",
+					"definition.steps[0].map", "definition.steps[1]"},
+				[]string{"is required: a jq expression giving each record's ID", "leaves the files directory", "jq syntax error", "a step does exactly one thing"}},
+			{"a document that is not a mapping", map[string]any{"definition": "- name: orders\n"}, []string{"definition"}, []string{"line 1, column 1: a flow document is a mapping"}},
+			{"an unknown field", map[string]any{"definition": flowDef("orders", map[string]any{"conection": "shop"})},
+				[]string{"definition.conection"}, []string{`unknown field \"conection\"`}},
+			{"a name too long", map[string]any{"definition": flowDef(strings.Repeat("n", 101))}, []string{"definition.name"}, []string{"at most 100"}},
+			{"a blank name", map[string]any{"definition": flowDef(" ")}, []string{"definition.name"}, []string{"is blank"}},
+			{"bad YAML", map[string]any{"definition": "name: x\n  indented: no\n"}, []string{"definition"}, []string{"line 1, column 7: YAML syntax error"}},
+			{"problems in YAML text", map[string]any{"definition": "name: orders\n" +
+				"read:\n  file: {path: in/orders.ndjson, format: xml}\n" +
+				"entity_id: .id\n" +
+				"steps:\n  - filter: .total > 0\n  - map: '{id,'\n"},
+				[]string{"definition.read.file.format", "definition.steps[1].map"},
+				[]string{"line 3, column 42: \\\"xml\\\" is not allowed here", "line 7, column 15: jq syntax error"}},
 		} {
 			for _, req := range []struct{ method, path string }{{"POST", flowPath(pid, pipe)}, {"PUT", flowPath(pid, pipe, "/", id)}} {
 				r := bob.C.Do(t, req.method, req.path, tc.body)
 				wantError(t, r, http.StatusUnprocessableEntity, "invalid_field", req.method+" "+tc.name)
-				if got := problemFields(r); !slices.Equal(got, tc.fields) || !strings.Contains(string(r.Body), tc.text) {
-					t.Errorf("%s %s: problems at %q, want %q mentioning %q; body %s", req.method, tc.name, got, tc.fields, tc.text, r.Body)
+				got := problemFields(r)
+				if !slices.Equal(got, tc.fields) {
+					t.Errorf("%s %s: problems at %q, want %q; body %s", req.method, tc.name, got, tc.fields, r.Body)
+				}
+				for _, text := range tc.texts {
+					if !strings.Contains(string(r.Body), text) {
+						t.Errorf("%s %s: the answer does not mention %q; body %s", req.method, tc.name, text, r.Body)
+					}
 				}
 			}
 		}
@@ -398,19 +447,19 @@ func TestFlowProblemsSaveNothing(t *testing.T) {
 // flow under a path the caller may use answers 404 and changes nothing.
 func TestPipesIDOR(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d store.Dialect) {
-		inst, ann := startAdmin(t, withFlows(d))
+		inst, ann := startAdmin(t, apptest.Options{Dialect: d})
 		bob := addPerson(t, inst, ann, "bob")
 		dan := addPerson(t, inst, ann, "dan")
 		a := mustProject(t, bob.C, "A")
 		b := mustProject(t, dan.C, "B")
 		pa, pa2 := mustPipe(t, bob.C, a, "PA"), mustPipe(t, bob.C, a, "PA2")
-		fa := mustFlow(t, bob.C, a, pa, map[string]any{"name": "fa"})
+		fa := mustFlow(t, bob.C, a, pa, flowDef("fa"))
 		pb := mustPipe(t, dan.C, b, "PB")
-		fb := mustFlow(t, dan.C, b, pb, map[string]any{"name": "fb"})
-		wantStatus(t, dan.C.Do(t, "PUT", flowPath(b, pb, "/", fb), map[string]any{"definition": map[string]any{"name": "fb", "v": 2}}), 200, "B's flow version 2")
+		fb := mustFlow(t, dan.C, b, pb, flowDef("fb"))
+		wantStatus(t, dan.C.Do(t, "PUT", flowPath(b, pb, "/", fb), map[string]any{"definition": flowDef("fb", map[string]any{"entity_id": ".order_no"})}), 200, "B's flow version 2")
 		before := pipelineState(t, inst)
 
-		def := map[string]any{"definition": map[string]any{"name": "stolen"}}
+		def := map[string]any{"definition": flowDef("stolen")}
 		type probe struct {
 			method, path string
 			body         any
@@ -447,12 +496,12 @@ func TestPipesIDOR(t *testing.T) {
 // whole (400 unknown_field), at any depth; nothing changes.
 func TestPipesMassAssignment(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d store.Dialect) {
-		inst, ann := startAdmin(t, withFlows(d))
+		inst, ann := startAdmin(t, apptest.Options{Dialect: d})
 		bob := addPerson(t, inst, ann, "bob")
 		pid := mustProject(t, bob.C, "Shop")
 		other := mustProject(t, bob.C, "Other")
 		pipe := mustPipe(t, bob.C, pid, "P")
-		id := mustFlow(t, bob.C, pid, pipe, map[string]any{"name": "orders"})
+		id := mustFlow(t, bob.C, pid, pipe, flowDef("orders"))
 		before := pipelineState(t, inst)
 		for _, tc := range []struct {
 			method, path string
@@ -463,11 +512,11 @@ func TestPipesMassAssignment(t *testing.T) {
 			{"POST", pipePath(pid), map[string]any{"name": "x", "project_id": other}, "project_id"},
 			{"POST", pipePath(pid), map[string]any{"name": "x", "console_log": map[string]any{"enabled": false, "until": "never"}}, "until"},
 			{"PATCH", pipePath(pid, "/", pipe), map[string]any{"name": "x", "created_at": "2020-01-01T00:00:00Z"}, "created_at"},
-			{"POST", flowPath(pid, pipe), map[string]any{"definition": map[string]any{"name": "y"}, "version": 9}, "version"},
-			{"POST", flowPath(pid, pipe), map[string]any{"definition": map[string]any{"name": "y"}, "pipe_id": "elsewhere"}, "pipe_id"},
-			{"POST", flowPath(pid, pipe), map[string]any{"definition": map[string]any{"name": "y"}, "created_by": "someone"}, "created_by"},
-			{"PUT", flowPath(pid, pipe, "/", id), map[string]any{"definition": map[string]any{"name": "y"}, "enabled": true}, "enabled"},
-			{"PUT", flowPath(pid, pipe, "/", id), map[string]any{"definition": map[string]any{"name": "y"}, "version": 1}, "version"},
+			{"POST", flowPath(pid, pipe), map[string]any{"definition": flowDef("y"), "version": 9}, "version"},
+			{"POST", flowPath(pid, pipe), map[string]any{"definition": flowDef("y"), "pipe_id": "elsewhere"}, "pipe_id"},
+			{"POST", flowPath(pid, pipe), map[string]any{"definition": flowDef("y"), "created_by": "someone"}, "created_by"},
+			{"PUT", flowPath(pid, pipe, "/", id), map[string]any{"definition": flowDef("y"), "enabled": true}, "enabled"},
+			{"PUT", flowPath(pid, pipe, "/", id), map[string]any{"definition": flowDef("y"), "version": 1}, "version"},
 		} {
 			r := bob.C.Do(t, tc.method, tc.path, tc.body)
 			wantError(t, r, http.StatusBadRequest, "unknown_field", fmt.Sprintf("%s with %s", tc.method, tc.field))
@@ -485,7 +534,7 @@ func TestPipesMassAssignment(t *testing.T) {
 // Sending the settings unchanged is no change.
 func TestPipeConsoleLogNeedsConfigure(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d store.Dialect) {
-		inst, ann := startAdmin(t, withFlows(d))
+		inst, ann := startAdmin(t, apptest.Options{Dialect: d})
 		bob := addPerson(t, inst, ann, "bob")
 		cyd := addPerson(t, inst, ann, "cyd")
 		eve := addPerson(t, inst, ann, "eve")
@@ -544,14 +593,20 @@ func TestPipeConsoleLogNeedsConfigure(t *testing.T) {
 // target and before/after; definitions themselves are never recorded.
 func TestPipelineAudit(t *testing.T) {
 	eachDialect(t, func(t *testing.T, d store.Dialect) {
-		inst, ann := startAdmin(t, withFlows(d))
+		inst, ann := startAdmin(t, apptest.Options{Dialect: d})
 		bob := addPerson(t, inst, ann, "bob")
 		pid := mustProject(t, bob.C, "Shop")
 		const marker = "Planted-Definition-Text-5521"
 		pipe := mustPipe(t, bob.C, pid, "P")
 		wantStatus(t, bob.C.Do(t, "PATCH", pipePath(pid, "/", pipe), map[string]any{"name": "Q"}), 200, "rename pipe")
-		id := mustFlow(t, bob.C, pid, pipe, map[string]any{"name": "orders", "note": marker})
-		wantStatus(t, bob.C.Do(t, "PUT", flowPath(pid, pipe, "/", id), map[string]any{"definition": map[string]any{"name": "orders2", "note": marker + "b"}}), 200, "save")
+		planted := func(name, text string) map[string]any {
+			return flowDef(name, map[string]any{"steps": []any{map[string]any{"filter": `.note != "` + text + `"`}}})
+		}
+		id := mustFlow(t, bob.C, pid, pipe, planted("orders", marker))
+		if g := bob.C.Do(t, "GET", flowPath(pid, pipe, "/", id), nil); !strings.Contains(string(g.Body), marker) {
+			t.Fatalf("the definition does not hold the marker: %s", g.Body)
+		}
+		wantStatus(t, bob.C.Do(t, "PUT", flowPath(pid, pipe, "/", id), map[string]any{"definition": planted("orders2", marker+"b")}), 200, "save")
 		wantStatus(t, bob.C.Do(t, "POST", flowPath(pid, pipe, "/", id, "/enable"), nil), 200, "enable")
 		wantStatus(t, bob.C.Do(t, "POST", flowPath(pid, pipe, "/", id, "/disable"), nil), 200, "disable")
 		wantStatus(t, bob.C.Do(t, "POST", flowPath(pid, pipe, "/", id, "/versions/1/restore"), nil), 200, "restore")

@@ -30,7 +30,6 @@ import (
 	"github.com/sluice-dev/sluice/internal/app"
 	"github.com/sluice-dev/sluice/internal/auth"
 	"github.com/sluice-dev/sluice/internal/config"
-	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/store/storetest"
 )
@@ -95,9 +94,6 @@ type Options struct {
 	// NoWorker runs no queue workers in this instance (an API node beside
 	// separate worker nodes).
 	NoWorker bool
-	// ValidateFlow replaces the validator flow definitions pass before
-	// they are saved.
-	ValidateFlow pipeline.ValidateFunc
 }
 
 // Instance is a running server.
@@ -170,8 +166,7 @@ func Start(t testing.TB, o Options) *Instance {
 	acfg.SessionIdle, acfg.SessionMax = orDur(acfg.SessionIdle, c.SessionIdle), orDur(acfg.SessionMax, c.SessionMax)
 	log := app.NewLogger(c, inst.Logs)
 	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, c, log, !o.NoWorker, app.Options{AccountConfig: &acfg, Register: o.Register, QueuePoll: 50 * time.Millisecond, Now: now,
-		ValidateFlow: o.ValidateFlow})
+	a, err := app.New(ctx, c, log, !o.NoWorker, app.Options{AccountConfig: &acfg, Register: o.Register, QueuePoll: 50 * time.Millisecond, Now: now})
 	if err != nil {
 		cancel()
 		t.Fatalf("start app: %v", err)
