@@ -412,7 +412,7 @@ func TestFlowProblemsSaveNothing(t *testing.T) {
 			{"a document that is not a mapping", map[string]any{"definition": "- name: orders\n"}, []string{"definition"}, []string{"line 1, column 1: a flow document is a mapping"}},
 			{"an unknown field", map[string]any{"definition": flowDef("orders", map[string]any{"conection": "shop"})},
 				[]string{"definition.conection"}, []string{`unknown field \"conection\"`}},
-			{"a name too long", map[string]any{"definition": flowDef(strings.Repeat("n", 101))}, []string{"definition.name"}, []string{"at most 100"}},
+			{"a name too long", map[string]any{"definition": flowDef(strings.Repeat("n", 101))}, []string{"definition.name"}, []string{"longer than 100 characters"}},
 			{"a blank name", map[string]any{"definition": flowDef(" ")}, []string{"definition.name"}, []string{"is blank"}},
 			{"bad YAML", map[string]any{"definition": "name: x\n  indented: no\n"}, []string{"definition"}, []string{"line 1, column 7: YAML syntax error"}},
 			{"problems in YAML text", map[string]any{"definition": "name: orders\n" +
