@@ -41,6 +41,9 @@ type Config struct {
 	// the data directory.
 	MasterKeyFile string
 	MasterKey     secrets.Value
+	// FilesDir is the only directory file reads and writes of flows may
+	// touch (--files-dir; default: "files" in the data directory).
+	FilesDir string
 }
 
 // Postgres reports whether the configured database is PostgreSQL rather
@@ -139,12 +142,16 @@ func Parse(name string, set Set, args []string, getenv func(string) string) (*Co
 		}
 		fs.IntVar(&c.Workers, "workers", n, "number of jobs this process runs at once")
 		dur(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests and jobs get to finish on SIGINT/SIGTERM")
+		str(&c.FilesDir, "files-dir", "", "the only directory file reads and writes of flows may touch; created with mode 0700 at start (default: DATA_DIR/files)")
 	}
 	if err := errors.Join(envErrs...); err != nil {
 		return nil, fs, err
 	}
 	if err := fs.Parse(args); err != nil {
 		return nil, fs, err
+	}
+	if set&(Server|Worker) != 0 && c.FilesDir == "" {
+		c.FilesDir = filepath.Join(c.DataDir, "files")
 	}
 	if err := c.validate(set); err != nil {
 		return nil, fs, err
@@ -173,6 +180,11 @@ func (c *Config) validate(set Set) error {
 			}
 		}
 	}
+	if set&(Server|Worker) != 0 {
+		if err := c.checkFilesDir(); err != nil {
+			return err
+		}
+	}
 	if set&(Server|Worker) != 0 && (c.Workers < 1 || c.Workers > 1000) {
 		return fmt.Errorf("--workers %d: must be between 1 and 1000", c.Workers)
 	}
@@ -187,6 +199,33 @@ func (c *Config) validate(set Set) error {
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.LogLevel)
 	}
 	return nil
+}
+
+// checkFilesDir refuses a files directory that would let flows read what
+// Sluice keeps secret: the data directory (database, development key
+// file) inside it, or the master key or TLS key file in it. Paths are
+// compared as written, made absolute; symbolic links are not followed.
+func (c *Config) checkFilesDir() error {
+	if inside(c.FilesDir, c.DataDir) {
+		return fmt.Errorf("--files-dir %s holds the data directory %s, so flows could read the database and keys: use a directory of its own, such as %s", c.FilesDir, c.DataDir, filepath.Join(c.DataDir, "files"))
+	}
+	for _, f := range []struct{ flag, path string }{{"--master-key-file", c.MasterKeyFile}, {"--tls-key", c.TLSKey}} {
+		if f.path != "" && inside(c.FilesDir, f.path) {
+			return fmt.Errorf("%s %s is inside --files-dir %s, where flows can read it: keep it elsewhere", f.flag, f.path, c.FilesDir)
+		}
+	}
+	return nil
+}
+
+// inside reports whether path is dir or lies under it.
+func inside(dir, path string) bool {
+	d, err1 := filepath.Abs(dir)
+	p, err2 := filepath.Abs(path)
+	if err1 != nil || err2 != nil {
+		return false
+	}
+	rel, err := filepath.Rel(d, p)
+	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../")
 }
 
 // redactURL hides the password of a database URL so it can be shown in an

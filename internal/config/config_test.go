@@ -48,6 +48,29 @@ func TestParse(t *testing.T) {
 		{name: "bad log format", args: []string{"--log-format", "xml"}, wantErr: "text or json"},
 		{name: "bad public url", args: []string{"--public-url", "sluice.example.com"}, wantErr: "full URL"},
 		{name: "unknown flag", args: []string{"--nope"}, wantErr: "nope"},
+		{name: "files dir defaults to the data dir's files", args: []string{"--data-dir", "/srv/sluice"}, check: func(t *testing.T, c *Config) {
+			if c.FilesDir != "/srv/sluice/files" {
+				t.Fatalf("files dir %q", c.FilesDir)
+			}
+		}},
+		{name: "files dir from env", env: map[string]string{"SLUICE_FILES_DIR": "/srv/exchange"}, check: func(t *testing.T, c *Config) {
+			if c.FilesDir != "/srv/exchange" {
+				t.Fatalf("files dir %q", c.FilesDir)
+			}
+		}},
+		{name: "files dir flag beats env", args: []string{"--files-dir", "/flag"}, env: map[string]string{"SLUICE_FILES_DIR": "/env"}, check: func(t *testing.T, c *Config) {
+			if c.FilesDir != "/flag" {
+				t.Fatalf("files dir %q", c.FilesDir)
+			}
+		}},
+		{name: "files dir beside the data dir", args: []string{"--data-dir", "/srv/data", "--files-dir", "/srv/data-files"}, check: func(t *testing.T, c *Config) {
+			if c.FilesDir != "/srv/data-files" {
+				t.Fatalf("files dir %q", c.FilesDir)
+			}
+		}},
+		{name: "files dir is the data dir", args: []string{"--data-dir", "/srv/data", "--files-dir", "/srv/data/"}, wantErr: "flows could read the database"},
+		{name: "files dir holds the data dir", args: []string{"--data-dir", "./data", "--files-dir", "."}, wantErr: "holds the data directory"},
+		{name: "TLS key in the files dir", args: []string{"--files-dir", "/srv/files", "--tls-cert", "/srv/c.pem", "--tls-key", "/srv/files/k.pem"}, wantErr: "--tls-key /srv/files/k.pem is inside --files-dir"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -103,5 +126,26 @@ func TestMasterKeySettings(t *testing.T) {
 	}
 	if _, _, err := Parse("migrate", DB, []string{"--master-key-file", "/x"}, getenv); err == nil {
 		t.Fatal("migrate accepts --master-key-file")
+	}
+	if _, _, err := Parse("serve", DB|Server|Worker|Keys, []string{"--files-dir", "/run/secrets"}, getenv); err == nil || !strings.Contains(err.Error(), "--master-key-file /run/secrets/env.key is inside --files-dir") {
+		t.Fatalf("a master key file inside the files directory: %v", err)
+	}
+}
+
+// TestFilesDirFlagGroups: serve and worker take --files-dir (flows run
+// there); commands that run no flow do not.
+func TestFilesDirFlagGroups(t *testing.T) {
+	none := func(string) string { return "" }
+	for _, set := range []Set{DB | Server | Worker | Logging | Keys, DB | Worker | Logging | Keys} {
+		c, _, err := Parse("x", set, []string{"--files-dir", "/srv/files"}, none)
+		if err != nil || c.FilesDir != "/srv/files" {
+			t.Fatalf("set %b: %v, %+v", set, err, c)
+		}
+	}
+	if _, _, err := Parse("migrate", DB, []string{"--files-dir", "/srv/files"}, none); err == nil {
+		t.Fatal("migrate accepts --files-dir")
+	}
+	if c, _, _ := Parse("migrate", DB, nil, none); c.FilesDir != "" {
+		t.Fatalf("migrate has a files dir: %q", c.FilesDir)
 	}
 }
