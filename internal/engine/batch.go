@@ -1,0 +1,387 @@
+package engine
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/sluice-dev/sluice/internal/connector"
+	"github.com/sluice-dev/sluice/internal/flow"
+)
+
+// unit is one source record and what became of the records made of it.
+type unit struct {
+	entityID  string
+	meta      connector.Meta
+	succeeded int
+	failed    int
+	first     *Failure // the first failure
+}
+
+// item is one record in transit.
+type item struct {
+	u    *unit
+	data any
+}
+
+// batch processes one source batch.
+type batch struct {
+	e     *Engine
+	units []unit
+	logs  []LogEntry
+	items []item
+}
+
+func (b *batch) reset() {
+	b.units = b.units[:0]
+	b.logs = b.logs[:0]
+	b.items = b.items[:0]
+}
+
+func (b *batch) fail(it *item, stage string, err error) {
+	u := it.u
+	u.failed++
+	if u.first == nil {
+		u.first = &Failure{EntityID: u.entityID, Stage: stage, Error: err.Error(), Meta: u.meta}
+	}
+}
+
+// run takes the source records through entity_id and the steps.
+func (b *batch) run(ctx context.Context, recs []connector.Record) {
+	if cap(b.units) < len(recs) {
+		b.units = make([]unit, 0, len(recs))
+	}
+	b.units = b.units[:len(recs)]
+	for i := range recs {
+		r := &recs[i]
+		u := &b.units[i]
+		*u = unit{meta: r.Meta}
+		it := item{u: u, data: r.Data}
+		if r.Err != nil {
+			b.fail(&it, StageRead, r.Err)
+			continue
+		}
+		id, err := b.entityID(ctx, r.Data)
+		if err != nil {
+			b.fail(&it, StageEntityID, err)
+			continue
+		}
+		u.entityID = id
+		b.items = append(b.items, it)
+	}
+	out := b.steps(ctx, b.e.c.Steps, b.items)
+	for i := range out {
+		out[i].u.succeeded++
+	}
+}
+
+// account adds the batch's units to c and reports its failures and logs.
+func (b *batch) account(c *Counters) {
+	o := &b.e.opts
+	if o.OnLog != nil {
+		for _, l := range b.logs {
+			o.OnLog(l)
+		}
+	}
+	for i := range b.units {
+		u := &b.units[i]
+		c.Read++
+		switch {
+		case u.failed > 0:
+			c.Failed++
+			if o.OnFailure != nil {
+				f := *u.first
+				if u.failed > 1 {
+					f.Error = fmt.Sprintf("%s (and %d more of its foreach records failed)", f.Error, u.failed-1)
+				}
+				f.Error = bound(f.Error, o.MaxErrorLen)
+				o.OnFailure(f)
+			}
+		case u.succeeded > 0:
+			c.Succeeded++
+		default:
+			c.Skipped++
+		}
+	}
+}
+
+func (b *batch) entityID(ctx context.Context, data any) (string, error) {
+	vs, err := jqValues(ctx, b.e.c.EntityID, data, 1)
+	if err != nil {
+		return "", err
+	}
+	if len(vs) == 0 {
+		return "", errors.New("entity_id gave no value")
+	}
+	if len(vs) > 1 {
+		return "", errors.New("entity_id gave more than one value")
+	}
+	id, err := idText(vs[0])
+	if err != nil {
+		return "", err
+	}
+	if strings.TrimSpace(id) == "" {
+		return "", errors.New("entity_id is empty")
+	}
+	return id, nil
+}
+
+func idText(v any) (string, error) {
+	switch x := v.(type) {
+	case string:
+		return x, nil
+	case json.Number:
+		return x.String(), nil
+	case int:
+		return strconv.Itoa(x), nil
+	case *big.Int:
+		return x.String(), nil
+	case float64:
+		if x == math.Trunc(x) && math.Abs(x) < 1e15 {
+			return strconv.FormatInt(int64(x), 10), nil
+		}
+		return strconv.FormatFloat(x, 'g', -1, 64), nil
+	case nil:
+		return "", errors.New("entity_id is null")
+	default:
+		return "", fmt.Errorf("entity_id gave %s, not a string or a number", kindOf(v))
+	}
+}
+
+func kindOf(v any) string {
+	switch v.(type) {
+	case map[string]any:
+		return "an object"
+	case []any:
+		return "an array"
+	case bool:
+		return "a boolean"
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	default:
+		return "a number"
+	}
+}
+
+// steps runs steps on the items in order and gives the items that reached
+// the end of them, in order.
+func (b *batch) steps(ctx context.Context, steps []flow.CompiledStep, items []item) []item {
+	for i := range steps {
+		if len(items) == 0 {
+			return items
+		}
+		items = b.step(ctx, &steps[i], items)
+	}
+	return items
+}
+
+func (b *batch) step(ctx context.Context, s *flow.CompiledStep, in []item) []item {
+	stage := s.Path + "." + string(s.Kind)
+	if s.Path == "write" {
+		stage = "write"
+	}
+	switch s.Kind {
+	case flow.StepWrite:
+		return b.write(ctx, s, stage, in)
+	case flow.StepSwitch:
+		return b.switchStep(ctx, s, stage, in)
+	case flow.StepRespond:
+		return in
+	}
+	out := in[:0:0]
+	if s.Kind == flow.StepFilter || s.Kind == flow.StepMap || s.Kind == flow.StepFail {
+		out = in[:0] // at most one out per in: filter in place
+	}
+	limit := 1
+	if s.Kind == flow.StepForeach {
+		limit = b.e.opts.MaxFanOut
+	} else if s.Kind == flow.StepLog {
+		limit = math.MaxInt - 1
+	}
+	for _, it := range in {
+		vs, err := jqValues(ctx, s.Expr, it.data, limit)
+		if err != nil {
+			b.fail(&it, stage, err)
+			continue
+		}
+		switch s.Kind {
+		case flow.StepFilter:
+			if len(vs) > 0 && vs[0] == true {
+				out = append(out, it)
+			}
+		case flow.StepMap:
+			switch len(vs) {
+			case 0:
+				b.fail(&it, stage, errors.New("map gave no value (use filter to drop records)"))
+			case 1:
+				it.data = vs[0]
+				out = append(out, it)
+			default:
+				b.fail(&it, stage, errors.New("map gave more than one value (use foreach to make several records)"))
+			}
+		case flow.StepFail:
+			if msg, failed := failMessage(vs); failed {
+				b.fail(&it, stage, errors.New(msg))
+				continue
+			}
+			out = append(out, it)
+		case flow.StepForeach:
+			if len(vs) > limit {
+				b.fail(&it, stage, fmt.Errorf("foreach gave more than %d values", limit))
+				continue
+			}
+			for _, v := range vs {
+				out = append(out, item{u: it.u, data: v})
+			}
+		case flow.StepLog:
+			for _, v := range vs {
+				b.logs = append(b.logs, LogEntry{EntityID: it.u.entityID, Step: s.Path, Value: v})
+			}
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+func failMessage(vs []any) (string, bool) {
+	if len(vs) == 0 {
+		return "", false
+	}
+	switch v := vs[0].(type) {
+	case nil:
+		return "", false
+	case bool:
+		if !v {
+			return "", false
+		}
+	case string:
+		return v, v != ""
+	}
+	j, err := json.Marshal(vs[0])
+	if err != nil {
+		return fmt.Sprint(vs[0]), true
+	}
+	return string(j), true
+}
+
+// switchStep runs each maximal run of consecutive records taking the same
+// case through that case's steps, so records keep their order.
+func (b *batch) switchStep(ctx context.Context, s *flow.CompiledStep, stage string, in []item) []item {
+	cases := make([]int, len(in)) // -1: no case; -2: failed
+	for i := range in {
+		cases[i] = -1
+		for ci := range s.Cases {
+			vs, err := jqValues(ctx, s.Cases[ci].When, in[i].data, 1)
+			if err != nil {
+				b.fail(&in[i], fmt.Sprintf("%s[%d].when", stage, ci), err)
+				cases[i] = -2
+				break
+			}
+			if len(vs) > 0 && vs[0] == true {
+				cases[i] = ci
+				break
+			}
+		}
+	}
+	var out []item
+	for i := 0; i < len(in); {
+		j := i + 1
+		for j < len(in) && cases[j] == cases[i] {
+			j++
+		}
+		switch ci := cases[i]; {
+		case ci == -1:
+			out = append(out, in[i:j]...)
+		case ci >= 0:
+			run := append([]item(nil), in[i:j]...)
+			out = append(out, b.steps(ctx, s.Cases[ci].Steps, run)...)
+		}
+		i = j
+	}
+	return out
+}
+
+// write sends the items to the step's sink in chunks of WriteBatch.
+func (b *batch) write(ctx context.Context, s *flow.CompiledStep, stage string, in []item) []item {
+	sink := b.e.sinks[s.Path]
+	as := s.Write.As
+	if as == "" {
+		as = flow.DefaultAs
+	}
+	out := in[:0]
+	recs := make([]connector.Record, 0, min(len(in), b.e.opts.WriteBatch))
+	for start := 0; start < len(in); start += b.e.opts.WriteBatch {
+		chunk := in[start:min(len(in), start+b.e.opts.WriteBatch)]
+		recs = recs[:0]
+		for _, it := range chunk {
+			recs = append(recs, connector.Record{Data: it.data, Meta: it.u.meta})
+		}
+		outs, err := b.writeRetrying(ctx, sink, recs)
+		if err == nil && len(outs) != len(recs) {
+			err = fmt.Errorf("the sink answered %d outcomes for %d records", len(outs), len(recs))
+		}
+		for k, it := range chunk {
+			if err != nil {
+				b.fail(&it, stage, err)
+				continue
+			}
+			if outs[k].Err != nil {
+				b.fail(&it, stage, outs[k].Err)
+				continue
+			}
+			if r := outs[k].Response; r != nil {
+				if m, ok := it.data.(map[string]any); ok {
+					n := make(map[string]any, len(m)+1)
+					for key, v := range m {
+						n[key] = v
+					}
+					n[as] = r
+					it.data = n
+				}
+			}
+			out = append(out, it)
+		}
+	}
+	return out
+}
+
+// writeRetrying retries a Write that failed as a whole under the flow's
+// on_error policy.
+func (b *batch) writeRetrying(ctx context.Context, sink connector.Sink, recs []connector.Record) ([]connector.Outcome, error) {
+	p := b.e.c.Retry
+	wait := p.Backoff
+	for attempt := 0; ; attempt++ {
+		outs, err := sink.Write(ctx, recs)
+		if err == nil {
+			return outs, nil
+		}
+		if attempt >= p.Retries || ctx.Err() != nil {
+			if attempt > 0 {
+				err = fmt.Errorf("%w (after %d retries)", err, attempt)
+			}
+			return nil, err
+		}
+		if serr := b.e.opts.Sleep(ctx, wait); serr != nil {
+			return nil, err
+		}
+		wait = min(wait*2, max(p.MaxBackoff, time.Millisecond))
+	}
+}
+
+// bound cuts s to at most n characters, on a character boundary.
+func bound(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
