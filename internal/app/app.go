@@ -26,6 +26,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/queue"
+	"github.com/sluice-dev/sluice/internal/runs"
 	"github.com/sluice-dev/sluice/internal/secrets"
 	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/web"
@@ -118,6 +119,7 @@ type App struct {
 	Queue    *queue.Queue
 	Keyring  *secrets.Keyring
 	Accounts *account.Service
+	Runs     *runs.Service
 	Metrics  *httpx.Metrics
 	Server   *web.Server
 	// Out is where the setup link is printed (stdout by default).
@@ -174,11 +176,13 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 	acfg.Keyring = a.Keyring
 	a.Accounts = account.NewService(st, acfg)
 	a.Metrics = httpx.NewMetrics()
+	a.Runs = runs.NewService(st, c.FilesDir, log)
 	q, err := queue.New(st, queue.Options{
 		Work: work, Workers: c.Workers, Logger: log, PollInterval: opts.QueuePoll,
 		Register: func(w *river.Workers) {
 			a.Accounts.Register(w)
 			a.Keyring.Register(w)
+			a.Runs.Register(w)
 			if opts.Register != nil {
 				opts.Register(w)
 			}
@@ -192,6 +196,7 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 	}
 	a.Queue = q
 	a.Keyring.SetQueue(q)
+	a.Runs.SetQueue(q)
 	a.Metrics.SetQueueDepthFunc(q.Depth)
 	return a, nil
 }
@@ -219,7 +224,7 @@ func (a *App) BuildServer() error {
 	a.Server = web.New(web.Deps{
 		Accounts: a.Accounts,
 		Projects: projects,
-		API: &api.API{Accounts: a.Accounts, Projects: projects, Connections: connections, Pipelines: pipelines, Keyring: a.Keyring, Store: a.Store,
+		API: &api.API{Accounts: a.Accounts, Projects: projects, Connections: connections, Pipelines: pipelines, Runs: a.Runs, Keyring: a.Keyring, Store: a.Store,
 			TLS: c.TLS(), SessionMax: sessionMax, BaseURL: a.BaseURL},
 		Console: console.New(a.Accounts, c.TLS(), sessionMax),
 		Metrics: a.Metrics,

@@ -168,3 +168,9 @@ const (
 	ActionFlowDisable = "flow.disable"
 	ActionFlowDelete  = "flow.delete"
 )
+
+// Actions recorded by runs.
+const (
+	ActionRunStart  = "run.start"
+	ActionRunDelete = "run.delete"
+)

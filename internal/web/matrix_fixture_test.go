@@ -384,7 +384,17 @@ func (c *mxCell) group(id string) (*store.Group, map[string]bool) {
 
 // pipeline is a path under the cell's pipe, and flowAt one under its flow.
 func (c *mxCell) pipeline(suffix string) string { return c.project("/pipes/" + c.w.pipe + suffix) }
-func (c *mxCell) flowAt(suffix string) string   { return c.pipeline("/flows/" + c.w.flow + suffix) }
+
+// ownerRun has the world's owner start a run of its flow and returns
+// the run's ID.
+func (c *mxCell) ownerRun() string {
+	c.t.Helper()
+	r := c.as(mxOwner).Do(c.t, "POST", c.flowAt("/runs"), nil)
+	wantStatus(c.t, r, http.StatusAccepted, "owner starts a run")
+	return r.String("id")
+}
+
+func (c *mxCell) flowAt(suffix string) string { return c.pipeline("/flows/" + c.w.flow + suffix) }
 
 // owned reads a path under the cell's project as its owner.
 func (c *mxCell) owned(path string) *apptest.Response {

@@ -512,6 +512,35 @@ func matrixRows() []mxRow {
 			}}
 		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 
+		// Runs. The world's flow reads over HTTP, so its runs fail at start
+		// ("not supported yet"); what matters here is who may do what.
+		{route: "POST /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/runs", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.flowAt("/runs"), check: func(r *apptest.Response) {
+				if r.Status != http.StatusAccepted {
+					return
+				}
+				if got := c.owned(c.project("/runs/" + r.String("id"))).Status; got != http.StatusOK {
+					c.t.Errorf("the started run answers %d to its owner, want 200", got)
+				}
+			}}
+		}, want: mxExpect{Owner: 202, Admin: 202, Standard: 202, GroupAdmin: 202, GroupStandard: 202, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/runs", req: func(c *mxCell) mxCall { return mxCall{path: c.project("/runs")} },
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/runs/{r}", req: func(c *mxCell) mxCall { return mxCall{path: c.project("/runs/" + c.ownerRun())} },
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/runs/{r}/failures", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/runs/" + c.ownerRun() + "/failures")}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "DELETE /api/v1/projects/{p}/runs/{r}", req: func(c *mxCell) mxCall {
+			run := c.project("/runs/" + c.ownerRun())
+			return mxCall{path: run, check: func(r *apptest.Response) {
+				want := map[bool]int{true: http.StatusNotFound, false: http.StatusOK}[r.Status == http.StatusNoContent]
+				if got := c.owned(run).Status; got != want {
+					c.t.Errorf("the run answers %d to its owner after status %d, want %d", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 403, GroupAdmin: 204, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+
 		// Console pages. They answer a missing login with a redirect to the
 		// login page, not 401; the public ones answer everyone. A key
 		// counts as a login on a page as it does on the API.
@@ -565,6 +594,8 @@ var matrixPostgresRows = map[string]bool{
 	"DELETE /api/v1/groups/{id}/members/{user}":                             true,
 	"PATCH /api/v1/projects/{p}/pipes/{pipe}":                               true,
 	"PUT /api/v1/projects/{p}/pipes/{pipe}/flows/{f}":                       true,
+	"POST /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/runs":                 true,
+	"DELETE /api/v1/projects/{p}/runs/{r}":                                  true,
 	"POST /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions/{v}/restore": true,
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/connection"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/project"
+	"github.com/sluice-dev/sluice/internal/runs"
 	"github.com/sluice-dev/sluice/internal/secrets"
 	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/web/httpx"
@@ -22,6 +23,7 @@ type API struct {
 	Projects    *project.Service
 	Connections *connection.Service
 	Pipelines   *pipeline.Service
+	Runs        *runs.Service
 	Store       *store.Store
 	// Keyring seals stored secrets; instance administrators rotate it.
 	Keyring *secrets.Keyring
@@ -115,6 +117,13 @@ func (a *API) Routes() []httpx.Route {
 		{Method: "GET", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions", Access: user, Action: access.ViewProject, Handler: a.listFlowVersions},
 		{Method: "GET", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions/{v}", Access: user, Action: access.ViewProject, Handler: a.getFlowVersion},
 		{Method: "POST", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions/{v}/restore", Access: user, Action: access.EditIntegrations, Handler: a.restoreFlowVersion},
+		// Runs: members who may run flows start them, every member reads
+		// them, and deleting a run's record is project configuration.
+		{Method: "POST", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/runs", Access: user, Action: access.RunFlows, Handler: a.startRun},
+		{Method: "GET", Path: "/api/v1/projects/{p}/runs", Access: user, Action: access.ViewProject, Handler: a.listRuns},
+		{Method: "GET", Path: "/api/v1/projects/{p}/runs/{r}", Access: user, Action: access.ViewProject, Handler: a.getRun},
+		{Method: "GET", Path: "/api/v1/projects/{p}/runs/{r}/failures", Access: user, Action: access.ViewProject, Handler: a.listRunFailures},
+		{Method: "DELETE", Path: "/api/v1/projects/{p}/runs/{r}", Access: user, Action: access.ConfigureProject, Handler: a.deleteRun},
 	}
 }
 

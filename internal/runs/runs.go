@@ -1,0 +1,402 @@
+// Package runs runs flows: a run is a row in the store and a queue job
+// carrying its ID; the job's worker compiles the flow, builds its source
+// and sinks, streams the records through the engine and keeps the run's
+// counters, failures and log values in the store.
+package runs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/riverqueue/river"
+
+	"github.com/sluice-dev/sluice/internal/access"
+	"github.com/sluice-dev/sluice/internal/account"
+	"github.com/sluice-dev/sluice/internal/audit"
+	"github.com/sluice-dev/sluice/internal/connector"
+	_ "github.com/sluice-dev/sluice/internal/connectors/standard" // the kinds a run builds
+	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/flow"
+	"github.com/sluice-dev/sluice/internal/project"
+	"github.com/sluice-dev/sluice/internal/store"
+)
+
+// DefaultFlushEvery bounds how long a run's counters may lag in the store.
+const DefaultFlushEvery = time.Second
+
+// JobInserter enqueues a job inside a store transaction (the queue).
+type JobInserter interface {
+	InsertTx(ctx context.Context, q *store.Q, args river.JobArgs, opts *river.InsertOpts) (int64, error)
+}
+
+// Service starts, lists and deletes runs, and works their jobs.
+type Service struct {
+	st       *store.Store
+	queue    JobInserter
+	filesDir string
+	log      *slog.Logger
+	// FlushEvery is the longest time between two writes of a running
+	// run's counters (0: DefaultFlushEvery).
+	FlushEvery time.Duration
+
+	mu      sync.Mutex
+	cancels map[string]context.CancelCauseFunc
+}
+
+// NewService builds the runs service; filesDir is the only directory
+// file reads and writes may touch.
+func NewService(st *store.Store, filesDir string, log *slog.Logger) *Service {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{st: st, filesDir: filesDir, log: log, cancels: map[string]context.CancelCauseFunc{}}
+}
+
+// SetQueue gives the service the queue runs are enqueued on.
+func (s *Service) SetQueue(q JobInserter) { s.queue = q }
+
+// Register adds the run worker to a queue's workers.
+func (s *Service) Register(w *river.Workers) { river.AddWorker(w, &RunFlowWorker{S: s}) }
+
+// RunFlowArgs is the job that runs one run. It carries the run's ID only.
+type RunFlowArgs struct {
+	RunID string `json:"run_id"`
+}
+
+// Kind names the job in the queue.
+func (RunFlowArgs) Kind() string { return "run_flow" }
+
+// InsertOpts: a run that failed for good is not retried by the queue; a
+// worker that stopped midway (shutdown) retries it.
+func (RunFlowArgs) InsertOpts() river.InsertOpts { return river.InsertOpts{MaxAttempts: 3} }
+
+// RunFlowWorker works RunFlowArgs.
+type RunFlowWorker struct {
+	river.WorkerDefaults[RunFlowArgs]
+	S *Service
+}
+
+// Work runs the run.
+func (w *RunFlowWorker) Work(ctx context.Context, job *river.Job[RunFlowArgs]) error {
+	return w.S.Execute(ctx, job.Args.RunID)
+}
+
+// errCancelled is the cause of a run's context ended by Cancel.
+var errCancelled = errors.New("the run was cancelled")
+
+// recheck re-reads the caller's role on the project inside q's
+// transaction and checks that it still allows action.
+func recheck(ctx context.Context, q *store.Q, projectID string, p *account.Principal, action access.Action) error {
+	if err := q.LockAuditChain(ctx); err != nil {
+		return err
+	}
+	_, rank, err := q.ProjectForUser(ctx, projectID, p.User.ID)
+	if err != nil {
+		return err
+	}
+	if !access.Can(access.RoleFromRank(rank), action) {
+		return project.ErrRoleChanged
+	}
+	return nil
+}
+
+func event(p *account.Principal, c account.Client, projectID, action, runID string, detail map[string]any) audit.Event {
+	return audit.Event{ActorID: p.User.ID, ActorEmail: p.User.Email, IP: c.IP, ProjectID: projectID,
+		Action: action, Target: "run:" + runID, Outcome: audit.Success, Detail: detail}
+}
+
+// StartManual queues a manual run of a flow of g's project: the run row,
+// its job and the audit event commit together.
+func (s *Service) StartManual(ctx context.Context, p *account.Principal, g *access.Grant, pipeID, flowID string, c account.Client) (*store.Run, error) {
+	if s.queue == nil {
+		return nil, errors.New("runs: no queue")
+	}
+	var run *store.Run
+	err := s.st.InTx(ctx, func(q *store.Q) error {
+		if err := recheck(ctx, q, g.Project.ID, p, access.RunFlows); err != nil {
+			return err
+		}
+		f, err := q.FlowByID(ctx, g.Project.ID, pipeID, flowID)
+		if err != nil {
+			return err
+		}
+		run = &store.Run{ProjectID: g.Project.ID, FlowID: f.ID, PipeID: f.PipeID, Trigger: store.TriggerManual, TriggeredBy: p.User.ID}
+		if err := q.CreateRun(ctx, run); err != nil {
+			return err
+		}
+		if _, err := s.queue.InsertTx(ctx, q, RunFlowArgs{RunID: run.ID}, nil); err != nil {
+			return err
+		}
+		_, err = audit.Append(ctx, q, event(p, c, g.Project.ID, audit.ActionRunStart, run.ID,
+			map[string]any{"flow_id": f.ID, "pipe_id": f.PipeID, "trigger": store.TriggerManual, "version": f.Version}))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return run, nil
+}
+
+// Get loads a run of a project.
+func (s *Service) Get(ctx context.Context, projectID, id string) (*store.Run, error) {
+	return s.st.Reader().RunByID(ctx, projectID, id)
+}
+
+// List lists runs of a project.
+func (s *Service) List(ctx context.Context, f store.RunFilter) ([]*store.Run, error) {
+	return s.st.Reader().ListRuns(ctx, f)
+}
+
+// Failures lists the failures of a run of a project.
+func (s *Service) Failures(ctx context.Context, projectID, id string, after int64, limit int) ([]*store.RunFailure, error) {
+	r := s.st.Reader()
+	if _, err := r.RunByID(ctx, projectID, id); err != nil {
+		return nil, err
+	}
+	return r.ListRunFailures(ctx, id, after, limit)
+}
+
+// Delete removes a run with its failures and logs. A run still going is
+// cancelled first (on this node).
+func (s *Service) Delete(ctx context.Context, p *account.Principal, g *access.Grant, id string, c account.Client) error {
+	err := s.st.InTx(ctx, func(q *store.Q) error {
+		if err := recheck(ctx, q, g.Project.ID, p, access.ConfigureProject); err != nil {
+			return err
+		}
+		r, err := q.RunByID(ctx, g.Project.ID, id)
+		if err != nil {
+			return err
+		}
+		if err := q.DeleteRun(ctx, g.Project.ID, id); err != nil {
+			return err
+		}
+		_, err = audit.Append(ctx, q, event(p, c, g.Project.ID, audit.ActionRunDelete, id,
+			map[string]any{"flow_id": r.FlowID, "pipe_id": r.PipeID, "status": r.Status}))
+		return err
+	})
+	if err == nil {
+		s.Cancel(id)
+	}
+	return err
+}
+
+// Cancel ends a run working on this node; it reports whether it was.
+func (s *Service) Cancel(runID string) bool {
+	s.mu.Lock()
+	cancel := s.cancels[runID]
+	s.mu.Unlock()
+	if cancel != nil {
+		cancel(errCancelled)
+	}
+	return cancel != nil
+}
+
+// errUnsupported marks a flow the runs layer cannot run yet.
+var errUnsupported = errors.New("not supported yet")
+
+// build compiles a flow and makes its source and sinks.
+func (s *Service) build(def string) (*flow.Compiled, connector.Source, map[string]connector.Sink, error) {
+	c, err := flow.Load([]byte(def))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("the flow does not compile: %w", err)
+	}
+	if c.Read == nil || c.Read.Kind != flow.KindFile || c.Read.File == nil {
+		kind := "unknown"
+		if c.Read != nil {
+			kind = c.Read.Kind
+		}
+		return nil, nil, nil, fmt.Errorf("reading from %s is %w: only file reads run", kind, errUnsupported)
+	}
+	writes := engine.WriteSteps(c)
+	for _, w := range writes {
+		if w.Write == nil || w.Write.Kind != flow.KindFile || w.Write.File == nil {
+			kind := "unknown"
+			if w.Write != nil {
+				kind = w.Write.Kind
+			}
+			return nil, nil, nil, fmt.Errorf("%s: writing to %s is %w: only file writes run", w.Path, kind, errUnsupported)
+		}
+	}
+	if s.filesDir == "" {
+		return nil, nil, nil, errors.New("this instance has no files directory")
+	}
+	kind, err := connector.Lookup(flow.KindFile)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	env := connector.Env{FilesDir: s.filesDir, Logger: s.log}
+	src, err := kind.NewSource(env, map[string]any{"path": c.Read.File.Path, "format": c.Read.File.Format})
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("read: %w", err)
+	}
+	sinks := map[string]connector.Sink{}
+	for _, w := range writes {
+		sink, err := kind.NewSink(env, map[string]any{"path": w.Write.File.Path, "format": w.Write.File.Format})
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: %w", w.Path, err)
+		}
+		sinks[w.Path] = sink
+	}
+	return c, src, sinks, nil
+}
+
+// recorder buffers a run's failures and log values and writes them with
+// its counters.
+type recorder struct {
+	s        *Service
+	run      *store.Run
+	failures []store.RunFailure
+	logs     []store.RunLog
+	seq      int64
+	last     time.Time
+	err      error
+}
+
+func (r *recorder) flush(ctx context.Context) error {
+	if r.err != nil {
+		return r.err
+	}
+	err := r.s.st.InTx(ctx, func(q *store.Q) error {
+		if err := q.InsertRunFailures(ctx, r.failures); err != nil {
+			return err
+		}
+		if err := q.InsertRunLogs(ctx, r.logs); err != nil {
+			return err
+		}
+		return q.UpdateRunCounters(ctx, r.run)
+	})
+	if err != nil {
+		r.err = err
+		return err
+	}
+	r.failures, r.logs, r.last = r.failures[:0], r.logs[:0], time.Now()
+	return nil
+}
+
+// Execute runs the run id: the worker's body. A run that already
+// finished is left as it is.
+func (s *Service) Execute(ctx context.Context, id string) error {
+	w := s.st.Writer()
+	run, err := w.RunByID(ctx, "", id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // deleted meanwhile
+	}
+	if err != nil {
+		return err
+	}
+	if run.Finished() {
+		return nil
+	}
+	f, err := s.st.Reader().FlowByID(ctx, run.ProjectID, run.PipeID, run.FlowID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // the flow went, and its runs with it
+	}
+	if err != nil {
+		return err
+	}
+	if err := s.st.InTx(ctx, func(q *store.Q) error {
+		if err := q.ClearRunDetail(ctx, id); err != nil {
+			return err
+		}
+		_, err := q.StartRun(ctx, id)
+		return err
+	}); err != nil {
+		return err
+	}
+	run.Status = store.RunRunning
+	run.Read, run.Succeeded, run.Failed, run.Skipped, run.Checkpoint = 0, 0, 0, 0, ""
+
+	finish := func(status, msg string) error {
+		run.Status, run.Error = status, msg
+		// The job's context may be ending: finishing must still land.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		return s.st.Writer().FinishRun(fctx, run)
+	}
+
+	c, src, sinks, err := s.build(f.Definition)
+	if err != nil {
+		return finish(store.RunFailed, err.Error())
+	}
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	s.mu.Lock()
+	s.cancels[id] = cancel
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.cancels, id)
+		s.mu.Unlock()
+	}()
+
+	every := s.FlushEvery
+	if every <= 0 {
+		every = DefaultFlushEvery
+	}
+	rec := &recorder{s: s, run: run, last: time.Now()}
+	e, err := engine.New(c, sinks, engine.Options{
+		OnFailure: func(fl engine.Failure) {
+			rec.failures = append(rec.failures, store.RunFailure{RunID: id, EntityID: fl.EntityID, Stage: fl.Stage, Error: fl.Error, Attempts: 1})
+		},
+		OnLog: func(l engine.LogEntry) {
+			v, err := json.Marshal(l.Value)
+			if err != nil {
+				v, _ = json.Marshal(fmt.Sprint(l.Value))
+			}
+			rec.seq++
+			rec.logs = append(rec.logs, store.RunLog{RunID: id, Seq: rec.seq, EntityID: l.EntityID, Step: l.Step, Value: string(v)})
+		},
+		OnProgress: func(cs engine.Counters, pos connector.Position) {
+			run.Read, run.Succeeded, run.Failed, run.Skipped = cs.Read, cs.Succeeded, cs.Failed, cs.Skipped
+			if len(pos) > 0 {
+				run.Checkpoint = string(pos)
+			}
+			if time.Since(rec.last) >= every || len(rec.failures)+len(rec.logs) >= 1000 {
+				if err := rec.flush(rctx); err != nil {
+					cancel(fmt.Errorf("recording the run: %w", err))
+				}
+			}
+		},
+	})
+	if err != nil {
+		src.Close()
+		for _, sk := range sinks {
+			sk.Close()
+		}
+		return finish(store.RunFailed, err.Error())
+	}
+	res, runErr := e.Run(rctx, src)
+	run.Read, run.Succeeded, run.Failed, run.Skipped = res.Read, res.Succeeded, res.Failed, res.Skipped
+	if len(res.Position) > 0 {
+		run.Checkpoint = string(res.Position)
+	}
+	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer fcancel()
+	rec.err = nil
+	if err := rec.flush(fctx); err != nil {
+		s.log.Error("runs: recording failures", "run", id, "err", err)
+	}
+	switch cause := context.Cause(rctx); {
+	case runErr != nil && errors.Is(cause, errCancelled):
+		return finish(store.RunCancelled, "cancelled")
+	case runErr != nil && ctx.Err() != nil:
+		// The worker is stopping: the queue retries the job, which starts
+		// the run over.
+		return runErr
+	case runErr != nil && cause != nil:
+		return finish(store.RunFailed, cause.Error())
+	case runErr != nil:
+		return finish(store.RunFailed, runErr.Error())
+	case res.Failed == 0:
+		return finish(store.RunCompleted, "")
+	case res.Succeeded == 0 && res.Skipped == 0:
+		return finish(store.RunFailed, fmt.Sprintf("all %d records failed", res.Failed))
+	default:
+		return finish(store.RunPartiallyFailed, fmt.Sprintf("%d of %d records failed", res.Failed, res.Read))
+	}
+}

@@ -1,0 +1,311 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Run statuses.
+const (
+	RunQueued          = "queued"
+	RunRunning         = "running"
+	RunCompleted       = "completed"
+	RunPartiallyFailed = "partially_failed"
+	RunFailed          = "failed"
+	RunCancelled       = "cancelled"
+)
+
+// Run triggers.
+const (
+	TriggerManual    = "manual"
+	TriggerSchedule  = "schedule"
+	TriggerDynamic   = "dynamic"
+	TriggerReprocess = "reprocess"
+)
+
+// Run is one run of a flow with its counters.
+type Run struct {
+	ID          string
+	ProjectID   string
+	FlowID      string
+	PipeID      string
+	Trigger     string
+	TriggeredBy string
+	Status      string
+	Error       string
+	ParentRunID string
+	CreatedAt   time.Time
+	StartedAt   *time.Time
+	FinishedAt  *time.Time
+	Read        int64
+	Succeeded   int64
+	Failed      int64
+	Skipped     int64
+	Checkpoint  string
+}
+
+// Finished says whether the run reached a final status.
+func (r *Run) Finished() bool {
+	switch r.Status {
+	case RunCompleted, RunPartiallyFailed, RunFailed, RunCancelled:
+		return true
+	}
+	return false
+}
+
+// RunFailure is one failed source record of a run.
+type RunFailure struct {
+	ID            int64
+	RunID         string
+	EntityID      string
+	Stage         string
+	Error         string
+	Attempts      int
+	ReprocessedBy string
+}
+
+// RunLog is one value a log step kept.
+type RunLog struct {
+	RunID    string
+	Seq      int64
+	EntityID string
+	Step     string
+	Value    string
+}
+
+const runColumns = `id, project_id, flow_id, pipe_id, trigger_kind, triggered_by, status, error, COALESCE(parent_run_id, ''),
+	created_at, started_at, finished_at, read_count, succeeded_count, failed_count, skipped_count, COALESCE(checkpoint, '')`
+
+func scanRun(row interface{ Scan(...any) error }) (*Run, error) {
+	r := &Run{}
+	var started, finished sql.NullTime
+	if err := row.Scan(&r.ID, &r.ProjectID, &r.FlowID, &r.PipeID, &r.Trigger, &r.TriggeredBy, &r.Status, &r.Error, &r.ParentRunID,
+		&r.CreatedAt, &started, &finished, &r.Read, &r.Succeeded, &r.Failed, &r.Skipped, &r.Checkpoint); err != nil {
+		return nil, err
+	}
+	r.CreatedAt = r.CreatedAt.UTC()
+	r.StartedAt, r.FinishedAt = nullTime(started), nullTime(finished)
+	return r, nil
+}
+
+// CreateRun inserts r as queued.
+func (q *Q) CreateRun(ctx context.Context, r *Run) error {
+	if r.ID == "" {
+		r.ID = NewID()
+	}
+	r.CreatedAt = q.Now()
+	if r.Status == "" {
+		r.Status = RunQueued
+	}
+	_, err := q.q.ExecContext(ctx, `INSERT INTO runs (id, project_id, flow_id, pipe_id, trigger_kind, triggered_by, status, error, parent_run_id, created_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+		r.ID, r.ProjectID, r.FlowID, r.PipeID, r.Trigger, r.TriggeredBy, r.Status, r.Error, nullString(r.ParentRunID), r.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("store: create run: %w", err)
+	}
+	return nil
+}
+
+// RunByID loads a run of a project ("" projectID: any project, for the
+// worker).
+func (q *Q) RunByID(ctx context.Context, projectID, id string) (*Run, error) {
+	query, args := `SELECT `+runColumns+` FROM runs WHERE id = $1`, []any{id}
+	if projectID != "" {
+		query += ` AND project_id = $2`
+		args = append(args, projectID)
+	}
+	r, err := scanRun(q.q.QueryRowContext(ctx, query, args...))
+	if err != nil {
+		return nil, notFound(err, "run")
+	}
+	return r, nil
+}
+
+// RunFilter selects runs of a project, newest first.
+type RunFilter struct {
+	ProjectID string
+	FlowID    string
+	Status    string
+	Trigger   string
+	// Before is the ID of the last run of the previous page.
+	Before       string
+	Since, Until time.Time
+	Limit        int
+}
+
+// ListRuns lists runs of a project, newest first.
+func (q *Q) ListRuns(ctx context.Context, f RunFilter) ([]*Run, error) {
+	if f.Limit <= 0 || f.Limit > 500 {
+		f.Limit = 100
+	}
+	query := `SELECT ` + runColumns + ` FROM runs WHERE project_id = $1`
+	args := []any{f.ProjectID}
+	add := func(cond string, v any) {
+		args = append(args, v)
+		query += fmt.Sprintf(" AND "+cond, len(args))
+	}
+	if f.FlowID != "" {
+		add("flow_id = $%d", f.FlowID)
+	}
+	if f.Status != "" {
+		add("status = $%d", f.Status)
+	}
+	if f.Trigger != "" {
+		add("trigger_kind = $%d", f.Trigger)
+	}
+	if f.Before != "" {
+		add("id < $%d", f.Before)
+	}
+	if !f.Since.IsZero() {
+		add("created_at >= $%d", f.Since.UTC())
+	}
+	if !f.Until.IsZero() {
+		add("created_at < $%d", f.Until.UTC())
+	}
+	args = append(args, f.Limit)
+	query += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
+	rows, err := q.q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: list runs: %w", err)
+	}
+	defer rows.Close()
+	var out []*Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: list runs: %w", err)
+		}
+		out = append(out, r)
+	}
+	return out, rows.Err()
+}
+
+// StartRun marks a queued run running (a retried job finds it running
+// already and starts it over).
+func (q *Q) StartRun(ctx context.Context, id string) (time.Time, error) {
+	now := q.Now()
+	err := q.execOne(ctx, "start run", `UPDATE runs SET status = $1, started_at = $2, read_count = 0, succeeded_count = 0, failed_count = 0, skipped_count = 0
+		WHERE id = $3`, RunRunning, now, id)
+	return now, err
+}
+
+// UpdateRunCounters stores a running run's counters and checkpoint.
+func (q *Q) UpdateRunCounters(ctx context.Context, r *Run) error {
+	return q.execOne(ctx, "update run", `UPDATE runs SET read_count = $1, succeeded_count = $2, failed_count = $3, skipped_count = $4,
+		checkpoint = $5 WHERE id = $6`, r.Read, r.Succeeded, r.Failed, r.Skipped, nullString(r.Checkpoint), r.ID)
+}
+
+// FinishRun stores a run's final status, error and counters.
+func (q *Q) FinishRun(ctx context.Context, r *Run) error {
+	now := q.Now()
+	r.FinishedAt = &now
+	return q.execOne(ctx, "finish run", `UPDATE runs SET status = $1, error = $2, finished_at = $3, read_count = $4, succeeded_count = $5,
+		failed_count = $6, skipped_count = $7, checkpoint = $8 WHERE id = $9`,
+		r.Status, r.Error, now, r.Read, r.Succeeded, r.Failed, r.Skipped, nullString(r.Checkpoint), r.ID)
+}
+
+// ClearRunDetail removes a run's failures and logs (a job attempt that
+// starts the run over).
+func (q *Q) ClearRunDetail(ctx context.Context, runID string) error {
+	if _, err := q.q.ExecContext(ctx, `DELETE FROM run_failures WHERE run_id = $1`, runID); err != nil {
+		return fmt.Errorf("store: clear run failures: %w", err)
+	}
+	if _, err := q.q.ExecContext(ctx, `DELETE FROM run_logs WHERE run_id = $1`, runID); err != nil {
+		return fmt.Errorf("store: clear run logs: %w", err)
+	}
+	return nil
+}
+
+// multiInsert inserts rows of n columns each in one statement.
+func (q *Q) multiInsert(ctx context.Context, what, head string, n int, rows [][]any) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	var b strings.Builder
+	b.WriteString(head)
+	args := make([]any, 0, len(rows)*n)
+	for i, r := range rows {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(")
+		for j := range n {
+			if j > 0 {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "$%d", len(args)+j+1)
+		}
+		b.WriteString(")")
+		args = append(args, r...)
+	}
+	if _, err := q.q.ExecContext(ctx, b.String(), args...); err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	return nil
+}
+
+// InsertRunFailures adds failures in batches of at most 100 rows.
+func (q *Q) InsertRunFailures(ctx context.Context, fs []RunFailure) error {
+	for len(fs) > 0 {
+		n := min(len(fs), 100)
+		rows := make([][]any, 0, n)
+		for _, f := range fs[:n] {
+			rows = append(rows, []any{f.RunID, f.EntityID, f.Stage, f.Error, max(f.Attempts, 1)})
+		}
+		if err := q.multiInsert(ctx, "insert run failures", `INSERT INTO run_failures (run_id, entity_id, stage, error, attempts) VALUES `, 5, rows); err != nil {
+			return err
+		}
+		fs = fs[n:]
+	}
+	return nil
+}
+
+// InsertRunLogs adds log entries in batches of at most 100 rows.
+func (q *Q) InsertRunLogs(ctx context.Context, ls []RunLog) error {
+	for len(ls) > 0 {
+		n := min(len(ls), 100)
+		rows := make([][]any, 0, n)
+		for _, l := range ls[:n] {
+			rows = append(rows, []any{l.RunID, l.Seq, l.EntityID, l.Step, l.Value})
+		}
+		if err := q.multiInsert(ctx, "insert run logs", `INSERT INTO run_logs (run_id, seq, entity_id, step, value) VALUES `, 5, rows); err != nil {
+			return err
+		}
+		ls = ls[n:]
+	}
+	return nil
+}
+
+// ListRunFailures lists a run's failures in the order they happened,
+// after the failure ID after (paging), at most limit.
+func (q *Q) ListRunFailures(ctx context.Context, runID string, after int64, limit int) ([]*RunFailure, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := q.q.QueryContext(ctx, `SELECT id, run_id, entity_id, stage, error, attempts, COALESCE(reprocessed_by, '')
+		FROM run_failures WHERE run_id = $1 AND id > $2 ORDER BY id LIMIT $3`, runID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: list run failures: %w", err)
+	}
+	defer rows.Close()
+	var out []*RunFailure
+	for rows.Next() {
+		f := &RunFailure{}
+		if err := rows.Scan(&f.ID, &f.RunID, &f.EntityID, &f.Stage, &f.Error, &f.Attempts, &f.ReprocessedBy); err != nil {
+			return nil, fmt.Errorf("store: list run failures: %w", err)
+		}
+		out = append(out, f)
+	}
+	return out, rows.Err()
+}
+
+// DeleteRun removes a run of a project with its failures and logs.
+func (q *Q) DeleteRun(ctx context.Context, projectID, id string) error {
+	if err := q.ClearRunDetail(ctx, id); err != nil {
+		return err
+	}
+	return q.execOne(ctx, "delete run", `DELETE FROM runs WHERE project_id = $1 AND id = $2`, projectID, id)
+}

@@ -1,0 +1,193 @@
+package api
+
+import (
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/sluice-dev/sluice/internal/store"
+	"github.com/sluice-dev/sluice/internal/web/httpx"
+)
+
+type runRecords struct {
+	Read      int64 `json:"read"`
+	Succeeded int64 `json:"succeeded"`
+	Failed    int64 `json:"failed"`
+	Skipped   int64 `json:"skipped"`
+}
+
+// runView is a run as the API shows it (DESIGN §6).
+type runView struct {
+	ID          string     `json:"id"`
+	FlowID      string     `json:"flow_id"`
+	PipeID      string     `json:"pipe_id"`
+	Status      string     `json:"status"`
+	Trigger     string     `json:"trigger"`
+	TriggeredBy string     `json:"triggered_by,omitempty"`
+	ParentRunID string     `json:"parent_run_id,omitempty"`
+	Error       string     `json:"error,omitempty"`
+	CreatedAt   time.Time  `json:"created_at"`
+	StartedAt   *time.Time `json:"started_at"`
+	FinishedAt  *time.Time `json:"finished_at"`
+	DurationMS  *int64     `json:"duration_ms"`
+	Records     runRecords `json:"records"`
+}
+
+func viewRun(r *store.Run) runView {
+	v := runView{ID: r.ID, FlowID: r.FlowID, PipeID: r.PipeID, Status: r.Status, Trigger: r.Trigger, TriggeredBy: r.TriggeredBy,
+		ParentRunID: r.ParentRunID, Error: r.Error, CreatedAt: r.CreatedAt, StartedAt: r.StartedAt, FinishedAt: r.FinishedAt,
+		Records: runRecords{Read: r.Read, Succeeded: r.Succeeded, Failed: r.Failed, Skipped: r.Skipped}}
+	if r.StartedAt != nil && r.FinishedAt != nil {
+		d := max(r.FinishedAt.Sub(*r.StartedAt).Milliseconds(), 0)
+		v.DurationMS = &d
+	}
+	return v
+}
+
+type runFailureView struct {
+	EntityID      string `json:"entity_id"`
+	Stage         string `json:"stage"`
+	Error         string `json:"error"`
+	Attempts      int    `json:"attempts"`
+	ReprocessedBy string `json:"reprocessed_by,omitempty"`
+}
+
+func (a *API) startRun(w http.ResponseWriter, r *http.Request) {
+	pipeID, id := flowPath(r)
+	run, err := a.Runs.StartManual(r.Context(), principal(r), grant(r), pipeID, id, client(r))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusAccepted, viewRun(run))
+}
+
+var (
+	runStatuses = []string{store.RunQueued, store.RunRunning, store.RunCompleted, store.RunPartiallyFailed, store.RunFailed, store.RunCancelled}
+	runTriggers = []string{store.TriggerManual, store.TriggerSchedule, store.TriggerDynamic, store.TriggerReprocess}
+)
+
+// listRuns answers a page of the project's runs, newest first, filtered
+// by flow, status, trigger and a time range (since, until: RFC 3339, on
+// the time the run was created), paged by before (a run ID) and limit.
+func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	pid := grant(r).Project.ID
+	f := store.RunFilter{ProjectID: pid, FlowID: q.Get("flow"), Status: q.Get("status"), Trigger: q.Get("trigger"), Before: q.Get("before")}
+	bad := func(field, msg string) {
+		httpx.WriteError(w, r, httpx.BadRequest("invalid_query", field+" "+msg, httpx.Detail{Field: field, Message: msg}))
+	}
+	if f.Status != "" && !slices.Contains(runStatuses, f.Status) {
+		bad("status", "must be one of queued, running, completed, partially_failed, failed, cancelled")
+		return
+	}
+	if f.Trigger != "" && !slices.Contains(runTriggers, f.Trigger) {
+		bad("trigger", "must be one of manual, schedule, dynamic, reprocess")
+		return
+	}
+	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
+		if v := q.Get(name); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				bad(name, "must be an RFC 3339 time such as 2026-11-29T09:00:00Z")
+				return
+			}
+			*dst = t.UTC()
+		}
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 500 {
+			bad("limit", "must be between 1 and 500")
+			return
+		}
+		limit = n
+	}
+	f.Limit = limit
+	rs, err := a.Runs.List(r.Context(), f)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	views := make([]runView, 0, len(rs))
+	for _, run := range rs {
+		views = append(views, viewRun(run))
+	}
+	out := list("runs", views)
+	if len(rs) == limit {
+		next := url.Values{}
+		for k, vs := range q {
+			next[k] = vs
+		}
+		next.Set("before", rs[len(rs)-1].ID)
+		out["next"] = "/api/v1/projects/" + pid + "/runs?" + next.Encode()
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
+	run, err := a.Runs.Get(r.Context(), grant(r).Project.ID, r.PathValue("r"))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, viewRun(run))
+}
+
+// listRunFailures answers a page of a run's failed records in the order
+// they failed, paged by after (an opaque cursor from next) and limit.
+func (a *API) listRunFailures(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	bad := func(field, msg string) {
+		httpx.WriteError(w, r, httpx.BadRequest("invalid_query", field+" "+msg, httpx.Detail{Field: field, Message: msg}))
+	}
+	var after int64
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			bad("after", "must be the cursor of a next link")
+			return
+		}
+		after = n
+	}
+	limit := 100
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			bad("limit", "must be between 1 and 1000")
+			return
+		}
+		limit = n
+	}
+	pid, id := grant(r).Project.ID, r.PathValue("r")
+	fs, err := a.Runs.Failures(r.Context(), pid, id, after, limit)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	views := make([]runFailureView, 0, len(fs))
+	for _, f := range fs {
+		views = append(views, runFailureView{EntityID: f.EntityID, Stage: f.Stage, Error: f.Error, Attempts: f.Attempts, ReprocessedBy: f.ReprocessedBy})
+	}
+	out := list("failures", views)
+	if len(fs) == limit {
+		next := url.Values{}
+		for k, vs := range q {
+			next[k] = vs
+		}
+		next.Set("after", strconv.FormatInt(fs[len(fs)-1].ID, 10))
+		out["next"] = "/api/v1/projects/" + pid + "/runs/" + id + "/failures?" + next.Encode()
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
+}
+
+func (a *API) deleteRun(w http.ResponseWriter, r *http.Request) {
+	if err := a.Runs.Delete(r.Context(), principal(r), grant(r), r.PathValue("r"), client(r)); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
