@@ -2,7 +2,6 @@ package api
 
 import (
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"time"
@@ -76,35 +75,23 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	pid := grant(r).Project.ID
 	f := store.RunFilter{ProjectID: pid, FlowID: q.Get("flow"), Status: q.Get("status"), Trigger: q.Get("trigger"), Before: q.Get("before")}
-	bad := func(field, msg string) {
-		httpx.WriteError(w, r, httpx.BadRequest("invalid_query", field+" "+msg, httpx.Detail{Field: field, Message: msg}))
-	}
 	if f.Status != "" && !slices.Contains(runStatuses, f.Status) {
-		bad("status", "must be one of queued, running, completed, partially_failed, failed, cancelled")
+		httpx.WriteError(w, r, badQuery("status", "must be one of queued, running, completed, partially_failed, failed, cancelled"))
 		return
 	}
 	if f.Trigger != "" && !slices.Contains(runTriggers, f.Trigger) {
-		bad("trigger", "must be one of manual, schedule, dynamic, reprocess")
+		httpx.WriteError(w, r, badQuery("trigger", "must be one of manual, schedule, dynamic, reprocess"))
 		return
 	}
-	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				bad(name, "must be an RFC 3339 time such as 2026-11-29T09:00:00Z")
-				return
-			}
-			*dst = t.UTC()
-		}
+	var err error
+	if f.Since, f.Until, err = timeRange(q); err != nil {
+		httpx.WriteError(w, r, err)
+		return
 	}
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			bad("limit", "must be between 1 and 500")
-			return
-		}
-		limit = n
+	limit, err := pageLimit(q, 500)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
 	}
 	f.Limit = limit
 	rs, err := a.Runs.List(r.Context(), f)
@@ -118,12 +105,7 @@ func (a *API) listRuns(w http.ResponseWriter, r *http.Request) {
 	}
 	out := list("runs", views)
 	if len(rs) == limit {
-		next := url.Values{}
-		for k, vs := range q {
-			next[k] = vs
-		}
-		next.Set("before", rs[len(rs)-1].ID)
-		out["next"] = "/api/v1/projects/" + pid + "/runs?" + next.Encode()
+		out["next"] = nextPage("/api/v1/projects/"+pid+"/runs", q, "before", rs[len(rs)-1].ID)
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
@@ -141,26 +123,19 @@ func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
 // they failed, paged by after (an opaque cursor from next) and limit.
 func (a *API) listRunFailures(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	bad := func(field, msg string) {
-		httpx.WriteError(w, r, httpx.BadRequest("invalid_query", field+" "+msg, httpx.Detail{Field: field, Message: msg}))
-	}
 	var after int64
 	if v := q.Get("after"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 0 {
-			bad("after", "must be the cursor of a next link")
+			httpx.WriteError(w, r, badQuery("after", "must be the cursor of a next link"))
 			return
 		}
 		after = n
 	}
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 1000 {
-			bad("limit", "must be between 1 and 1000")
-			return
-		}
-		limit = n
+	limit, err := pageLimit(q, 1000)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
 	}
 	pid, id := grant(r).Project.ID, r.PathValue("r")
 	fs, err := a.Runs.Failures(r.Context(), pid, id, after, limit)
@@ -174,12 +149,7 @@ func (a *API) listRunFailures(w http.ResponseWriter, r *http.Request) {
 	}
 	out := list("failures", views)
 	if len(fs) == limit {
-		next := url.Values{}
-		for k, vs := range q {
-			next[k] = vs
-		}
-		next.Set("after", strconv.FormatInt(fs[len(fs)-1].ID, 10))
-		out["next"] = "/api/v1/projects/" + pid + "/runs/" + id + "/failures?" + next.Encode()
+		out["next"] = nextPage("/api/v1/projects/"+pid+"/runs/"+id+"/failures", q, "after", strconv.FormatInt(fs[len(fs)-1].ID, 10))
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }

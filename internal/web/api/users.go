@@ -3,9 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
-	"time"
 
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/audit"
@@ -86,35 +84,23 @@ func (a *API) writeAudit(w http.ResponseWriter, r *http.Request, projectID, path
 	if projectID == "" {
 		f.ProjectID = q.Get("project_id")
 	}
-	bad := func(field, msg string) {
-		httpx.WriteError(w, r, httpx.BadRequest("invalid_query", field+" "+msg, httpx.Detail{Field: field, Message: msg}))
-	}
 	if v := q.Get("before"); v != "" {
 		n, err := strconv.ParseInt(v, 10, 64)
 		if err != nil || n < 1 {
-			bad("before", "must be a positive event sequence number (the seq of the last event of the previous page)")
+			httpx.WriteError(w, r, badQuery("before", "must be a positive event sequence number (the seq of the last event of the previous page)"))
 			return
 		}
 		f.BeforeSeq = n
 	}
-	for name, dst := range map[string]*time.Time{"since": &f.Since, "until": &f.Until} {
-		if v := q.Get(name); v != "" {
-			t, err := time.Parse(time.RFC3339, v)
-			if err != nil {
-				bad(name, "must be an RFC 3339 time such as 2026-11-29T09:00:00Z")
-				return
-			}
-			*dst = t.UTC()
-		}
+	var err error
+	if f.Since, f.Until, err = timeRange(q); err != nil {
+		httpx.WriteError(w, r, err)
+		return
 	}
-	limit := 100
-	if v := q.Get("limit"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n < 1 || n > 500 {
-			bad("limit", "must be between 1 and 500")
-			return
-		}
-		limit = n
+	limit, err := pageLimit(q, 500)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
 	}
 	f.Limit = limit
 	events, err := a.Store.Reader().ListAuditEvents(r.Context(), f)
@@ -133,12 +119,7 @@ func (a *API) writeAudit(w http.ResponseWriter, r *http.Request, projectID, path
 	}
 	out := list("events", views)
 	if len(events) == limit {
-		next := url.Values{}
-		for k, vs := range q {
-			next[k] = vs
-		}
-		next.Set("before", strconv.FormatInt(events[len(events)-1].Seq, 10))
-		out["next"] = path + "?" + next.Encode()
+		out["next"] = nextPage(path, q, "before", strconv.FormatInt(events[len(events)-1].Seq, 10))
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
