@@ -120,8 +120,11 @@ type App struct {
 	Keyring  *secrets.Keyring
 	Accounts *account.Service
 	Runs     *runs.Service
-	Metrics  *httpx.Metrics
-	Server   *web.Server
+	// Connections is the project connections service; runs open their
+	// database connections through it.
+	Connections *connection.Service
+	Metrics     *httpx.Metrics
+	Server      *web.Server
 	// Out is where the setup link is printed (stdout by default).
 	Out io.Writer
 
@@ -177,6 +180,17 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 	a.Accounts = account.NewService(st, acfg)
 	a.Metrics = httpx.NewMetrics()
 	a.Runs = runs.NewService(st, c.FilesDir, log)
+	a.Connections = connection.NewService(st, a.Keyring)
+	a.Connections.ValidateAuth = connection.ValidateHTTPAuth
+	egressAllow := splitList(c.EgressAllow)
+	if _, err := netguard.NewEgressPolicy(netguard.EgressOptions{Allow: egressAllow}); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("--egress-allow: %w", err)
+	}
+	network := connection.NewGuardedNetwork(st, egressAllow, connection.HTTPAuth)
+	network.SaveSecrets = a.Connections.SaveSecrets
+	a.Connections.Network = network
+	a.Runs.Connections = a.Connections
 	q, err := queue.New(st, queue.Options{
 		Work: work, Workers: c.Workers, Logger: log, PollInterval: opts.QueuePoll,
 		Register: func(w *river.Workers) {
@@ -210,15 +224,7 @@ func (a *App) BuildServer() error {
 	}
 	sessionMax := a.Accounts.SessionMax()
 	projects := project.NewService(a.Store, a.Accounts)
-	egressAllow := splitList(c.EgressAllow)
-	if _, err := netguard.NewEgressPolicy(netguard.EgressOptions{Allow: egressAllow}); err != nil {
-		return fmt.Errorf("--egress-allow: %w", err)
-	}
-	connections := connection.NewService(a.Store, a.Keyring)
-	connections.ValidateAuth = connection.ValidateHTTPAuth
-	network := connection.NewGuardedNetwork(a.Store, egressAllow, connection.HTTPAuth)
-	network.SaveSecrets = connections.SaveSecrets
-	connections.Network = network
+	connections := a.Connections
 	pipelines := pipeline.NewService(a.Store)
 	pipelines.Validate = ValidateFlow
 	a.Server = web.New(web.Deps{

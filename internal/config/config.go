@@ -126,7 +126,6 @@ func Parse(name string, set Set, args []string, getenv func(string) string) (*Co
 		str(&c.TrustedProxies, "trusted-proxies", "", "comma-separated CIDRs of proxies whose X-Forwarded-For is believed")
 		str(&c.PublicURL, "public-url", "", "URL users reach Sluice at, used in printed links (default: derived from --addr)")
 		boolean(&c.NoWorker, "no-worker", "do not run queue workers in this process")
-		str(&c.EgressAllow, "egress-allow", "", "instance-wide egress allowlist added to every project's: CIDRs or host names, comma-separated (e.g. 127.0.0.0/8 in development)")
 		dur(&c.SessionIdle, "session-idle-timeout", 8*time.Hour, "a session unused this long ends")
 		dur(&c.SessionMax, "session-max-age", 7*24*time.Hour, "a session ends this long after login, used or not")
 	}
@@ -142,6 +141,7 @@ func Parse(name string, set Set, args []string, getenv func(string) string) (*Co
 		}
 		fs.IntVar(&c.Workers, "workers", n, "number of jobs this process runs at once")
 		dur(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests and jobs get to finish on SIGINT/SIGTERM")
+		str(&c.EgressAllow, "egress-allow", "", "instance-wide egress allowlist added to every project's: CIDRs or host names, comma-separated (e.g. 127.0.0.0/8 in development)")
 		str(&c.FilesDir, "files-dir", "", "the only directory file reads and writes of flows may touch; created with mode 0700 at start (default: DATA_DIR/files)")
 	}
 	if err := errors.Join(envErrs...); err != nil {

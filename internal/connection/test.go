@@ -196,25 +196,9 @@ func (s *Service) testPostgres(ctx context.Context, projectID string, v *Connect
 		return &Diagnosis{Stage: "egress", Message: err.Error()}
 	}
 	host := net.JoinHostPort(str(v, "host"), strconv.Itoa(port(v, 5432)))
-	u := &url.URL{Scheme: "postgres", Host: host, Path: "/" + str(v, "database"), User: url.User(str(v, "user"))}
-	q := url.Values{"sslmode": {str(v, "sslmode")}}
-	u.RawQuery = q.Encode()
-	cfg, err := pgx.ParseConfig(u.String())
+	cfg, err := postgresConfig(v, sec, dial)
 	if err != nil {
-		return &Diagnosis{Stage: "database", Message: "the settings do not make a valid connection: " + err.Error()}
-	}
-	cfg.Password = sec.get("secrets.password")
-	cfg.ConnectTimeout = durationSetting(v, "connect_timeout", 10*time.Second)
-	cfg.DialFunc = dial
-	// The guard resolves names itself, at dial time; pgx must not
-	// resolve them first.
-	cfg.LookupFunc = func(ctx context.Context, host string) ([]string, error) { return []string{host}, nil }
-	if ca := str(v, "ca_pem"); ca != "" && cfg.TLSConfig != nil {
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM([]byte(ca)) {
-			return &Diagnosis{Stage: "tls", Message: "settings.ca_pem holds no usable certificate"}
-		}
-		cfg.TLSConfig.RootCAs = pool
+		return configDiagnosis(err)
 	}
 	conn, err := pgx.ConnectConfig(ctx, cfg)
 	if err != nil {
@@ -248,23 +232,9 @@ func (s *Service) testMySQL(ctx context.Context, projectID string, v *Connection
 		return &Diagnosis{Stage: "egress", Message: err.Error()}
 	}
 	host := net.JoinHostPort(str(v, "host"), strconv.Itoa(port(v, 3306)))
-	cfg := mysql.NewConfig()
-	cfg.Net, cfg.Addr, cfg.User, cfg.Passwd, cfg.DBName = "tcp", host, str(v, "user"), sec.get("secrets.password"), str(v, "database")
-	cfg.Timeout = durationSetting(v, "connect_timeout", 10*time.Second)
-	cfg.DialFunc = dial
-	switch str(v, "tls") {
-	case "true":
-		tc := &tls.Config{ServerName: str(v, "host"), MinVersion: tls.VersionTLS12}
-		if ca := str(v, "ca_pem"); ca != "" {
-			pool := x509.NewCertPool()
-			if !pool.AppendCertsFromPEM([]byte(ca)) {
-				return &Diagnosis{Stage: "tls", Message: "settings.ca_pem holds no usable certificate"}
-			}
-			tc.RootCAs = pool
-		}
-		cfg.TLS = tc
-	case "skip-verify", "preferred":
-		cfg.TLSConfig = str(v, "tls")
+	cfg, err := mysqlConfig(v, sec, dial)
+	if err != nil {
+		return configDiagnosis(err)
 	}
 	connector, err := mysql.NewConnector(cfg)
 	if err != nil {
@@ -287,4 +257,13 @@ func (s *Service) testMySQL(ctx context.Context, projectID string, v *Connection
 		return s.networkDiagnosis(err, host)
 	}
 	return &Diagnosis{OK: true, Stage: "database", Message: fmt.Sprintf("connected to MySQL/MariaDB %s, database %s as %s", version, str(v, "database"), str(v, "user"))}
+}
+
+// configDiagnosis is the diagnosis of settings that make no database
+// config.
+func configDiagnosis(err error) *Diagnosis {
+	if errors.Is(err, errCAPEM) {
+		return &Diagnosis{Stage: "tls", Message: err.Error()}
+	}
+	return &Diagnosis{Stage: "database", Message: err.Error()}
 }

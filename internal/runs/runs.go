@@ -18,7 +18,9 @@ import (
 	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/audit"
+	"github.com/sluice-dev/sluice/internal/connection"
 	"github.com/sluice-dev/sluice/internal/connector"
+	sqlconn "github.com/sluice-dev/sluice/internal/connectors/sql"
 	_ "github.com/sluice-dev/sluice/internal/connectors/standard" // the kinds a run builds
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/flow"
@@ -43,6 +45,9 @@ type Service struct {
 	// FlushEvery is the longest time between two writes of a running
 	// run's counters (0: DefaultFlushEvery).
 	FlushEvery time.Duration
+	// Connections opens the project's database connections for sql
+	// reads and writes (nil: sql flows do not run).
+	Connections SQLOpener
 
 	mu      sync.Mutex
 	cancels map[string]context.CancelCauseFunc
@@ -55,6 +60,11 @@ func NewService(st *store.Store, filesDir string, log *slog.Logger) *Service {
 		log = slog.Default()
 	}
 	return &Service{st: st, filesDir: filesDir, log: log, cancels: map[string]context.CancelCauseFunc{}}
+}
+
+// SQLOpener opens a project's database connection by name.
+type SQLOpener interface {
+	OpenSQL(ctx context.Context, projectID, name string) (*connection.SQLDB, error)
 }
 
 // SetQueue gives the service the queue runs are enqueued on.
@@ -200,49 +210,137 @@ func (s *Service) Cancel(runID string) bool {
 var errUnsupported = errors.New("not supported yet")
 
 // build compiles a flow and makes its source and sinks.
-func (s *Service) build(def string) (*flow.Compiled, connector.Source, map[string]connector.Sink, error) {
+func (s *Service) build(ctx context.Context, projectID, def string) (*flow.Compiled, connector.Source, map[string]connector.Sink, error) {
 	c, err := flow.Load([]byte(def))
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("the flow does not compile: %w", err)
 	}
-	if c.Read == nil || c.Read.Kind != flow.KindFile || c.Read.File == nil {
-		kind := "unknown"
-		if c.Read != nil {
-			kind = c.Read.Kind
-		}
-		return nil, nil, nil, fmt.Errorf("reading from %s is %w: only file reads run", kind, errUnsupported)
-	}
-	writes := engine.WriteSteps(c)
-	for _, w := range writes {
-		if w.Write == nil || w.Write.Kind != flow.KindFile || w.Write.File == nil {
-			kind := "unknown"
-			if w.Write != nil {
-				kind = w.Write.Kind
-			}
-			return nil, nil, nil, fmt.Errorf("%s: writing to %s is %w: only file writes run", w.Path, kind, errUnsupported)
-		}
-	}
-	if s.filesDir == "" {
-		return nil, nil, nil, errors.New("this instance has no files directory")
-	}
-	kind, err := connector.Lookup(flow.KindFile)
+	env := connector.Env{FilesDir: s.filesDir, Logger: s.log}
+	src, err := s.source(ctx, projectID, env, c.Read)
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	env := connector.Env{FilesDir: s.filesDir, Logger: s.log}
-	src, err := kind.NewSource(env, map[string]any{"path": c.Read.File.Path, "format": c.Read.File.Format})
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("read: %w", err)
-	}
 	sinks := map[string]connector.Sink{}
-	for _, w := range writes {
-		sink, err := kind.NewSink(env, map[string]any{"path": w.Write.File.Path, "format": w.Write.File.Format})
+	fail := func(err error) (*flow.Compiled, connector.Source, map[string]connector.Sink, error) {
+		src.Close()
+		for _, sk := range sinks {
+			sk.Close()
+		}
+		return nil, nil, nil, err
+	}
+	for _, w := range engine.WriteSteps(c) {
+		sink, err := s.sink(ctx, projectID, env, w.Write)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: %w", w.Path, err)
+			return fail(fmt.Errorf("%s: %w", w.Path, err))
 		}
 		sinks[w.Path] = sink
 	}
 	return c, src, sinks, nil
+}
+
+func kindOf(kind string) string {
+	if kind == "" {
+		return "unknown"
+	}
+	return kind
+}
+
+// source makes the run's source from its read.
+func (s *Service) source(ctx context.Context, projectID string, env connector.Env, r *flow.CompiledRead) (connector.Source, error) {
+	switch {
+	case r != nil && r.Kind == flow.KindFile && r.File != nil:
+		kind, err := s.fileKind()
+		if err != nil {
+			return nil, err
+		}
+		src, err := kind.NewSource(env, map[string]any{"path": r.File.Path, "format": r.File.Format})
+		if err != nil {
+			return nil, fmt.Errorf("read: %w", err)
+		}
+		return src, nil
+	case r != nil && r.Kind == flow.KindSQL && r.SQL != nil:
+		kind, err := s.sqlKind(ctx, projectID, r.Connection)
+		if err != nil {
+			return nil, fmt.Errorf("read: %w", err)
+		}
+		settings := map[string]any{"query": r.SQL.Query, "cursor_column": r.SQL.CursorColumn}
+		if r.SQL.Key != "" {
+			settings["key"] = r.SQL.Key
+		}
+		if r.SQL.BatchSize > 0 {
+			settings["batch_size"] = r.SQL.BatchSize
+		}
+		src, err := kind.NewSource(env, settings)
+		if err != nil {
+			return nil, fmt.Errorf("read: %w", err)
+		}
+		return src, nil
+	}
+	kind := "unknown"
+	if r != nil {
+		kind = kindOf(r.Kind)
+	}
+	return nil, fmt.Errorf("reading from %s is %w: only file and sql reads run", kind, errUnsupported)
+}
+
+// sink makes a sink from a write.
+func (s *Service) sink(ctx context.Context, projectID string, env connector.Env, w *flow.CompiledWrite) (connector.Sink, error) {
+	switch {
+	case w != nil && w.Kind == flow.KindFile && w.File != nil:
+		kind, err := s.fileKind()
+		if err != nil {
+			return nil, err
+		}
+		return kind.NewSink(env, map[string]any{"path": w.File.Path, "format": w.File.Format})
+	case w != nil && w.Kind == flow.KindSQL && w.SQL != nil:
+		kind, err := s.sqlKind(ctx, projectID, w.Connection)
+		if err != nil {
+			return nil, err
+		}
+		settings := map[string]any{"table": w.SQL.Table, "mode": w.SQL.Mode}
+		if len(w.SQL.Key) > 0 {
+			key := make([]any, len(w.SQL.Key))
+			for i, k := range w.SQL.Key {
+				key[i] = k
+			}
+			settings["key"] = key
+		}
+		if w.SQL.BatchSize > 0 {
+			settings["batch_size"] = w.SQL.BatchSize
+		}
+		return kind.NewSink(env, settings)
+	}
+	kind := "unknown"
+	if w != nil {
+		kind = kindOf(w.Kind)
+	}
+	return nil, fmt.Errorf("writing to %s is %w: only file and sql writes run", kind, errUnsupported)
+}
+
+func (s *Service) fileKind() (*connector.Kind, error) {
+	if s.filesDir == "" {
+		return nil, errors.New("this instance has no files directory")
+	}
+	return connector.Lookup(flow.KindFile)
+}
+
+// sqlKind is the sql connector bound to the project's connection name.
+func (s *Service) sqlKind(ctx context.Context, projectID, name string) (*connector.Kind, error) {
+	if s.Connections == nil {
+		return nil, fmt.Errorf("sql is %w on this instance", errUnsupported)
+	}
+	db, err := s.Connections.OpenSQL(ctx, projectID, name)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("the project has no connection %q", name)
+	}
+	if err != nil {
+		return nil, err
+	}
+	dialect := sqlconn.Postgres
+	if db.Kind == "mysql" {
+		dialect = sqlconn.MySQL
+	}
+	return sqlconn.Bind(sqlconn.Conn{Dialect: dialect, Open: db.Open}), nil
 }
 
 // recorder buffers a run's failures and log values and writes them with
@@ -319,7 +417,7 @@ func (s *Service) Execute(ctx context.Context, id string) error {
 		return s.st.Writer().FinishRun(fctx, run)
 	}
 
-	c, src, sinks, err := s.build(f.Definition)
+	c, src, sinks, err := s.build(ctx, run.ProjectID, f.Definition)
 	if err != nil {
 		return finish(store.RunFailed, err.Error())
 	}
