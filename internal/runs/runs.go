@@ -171,6 +171,15 @@ func (s *Service) Failures(ctx context.Context, projectID, id string, after int6
 	return r.ListRunFailures(ctx, id, after, limit)
 }
 
+// Logs lists a run's detail log: the values its flow's log steps kept.
+func (s *Service) Logs(ctx context.Context, projectID, id string, after int64, limit int) ([]*store.RunLog, error) {
+	r := s.st.Reader()
+	if _, err := r.RunByID(ctx, projectID, id); err != nil {
+		return nil, err
+	}
+	return r.ListRunLogs(ctx, id, after, limit)
+}
+
 // Delete removes a run with its failures and logs. A run still going is
 // cancelled first (on this node).
 func (s *Service) Delete(ctx context.Context, p *account.Principal, g *access.Grant, id string, c account.Client) error {

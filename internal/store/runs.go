@@ -302,6 +302,29 @@ func (q *Q) ListRunFailures(ctx context.Context, runID string, after int64, limi
 	return out, rows.Err()
 }
 
+// ListRunLogs lists a run's detail log (what its log steps kept) in
+// order, after the entry seq after (paging), at most limit.
+func (q *Q) ListRunLogs(ctx context.Context, runID string, after int64, limit int) ([]*RunLog, error) {
+	if limit <= 0 || limit > 1000 {
+		limit = 100
+	}
+	rows, err := q.q.QueryContext(ctx, `SELECT run_id, seq, entity_id, step, value
+		FROM run_logs WHERE run_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`, runID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: list run logs: %w", err)
+	}
+	defer rows.Close()
+	var out []*RunLog
+	for rows.Next() {
+		l := &RunLog{}
+		if err := rows.Scan(&l.RunID, &l.Seq, &l.EntityID, &l.Step, &l.Value); err != nil {
+			return nil, fmt.Errorf("store: list run logs: %w", err)
+		}
+		out = append(out, l)
+	}
+	return out, rows.Err()
+}
+
 // DeleteRun removes a run of a project with its failures and logs.
 func (q *Q) DeleteRun(ctx context.Context, projectID, id string) error {
 	if err := q.ClearRunDetail(ctx, id); err != nil {

@@ -531,6 +531,9 @@ func matrixRows() []mxRow {
 		{route: "GET /api/v1/projects/{p}/runs/{r}/failures", req: func(c *mxCell) mxCall {
 			return mxCall{path: c.project("/runs/" + c.ownerRun() + "/failures")}
 		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/runs/{r}/logs", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/runs/" + c.ownerRun() + "/logs")}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 		{route: "DELETE /api/v1/projects/{p}/runs/{r}", req: func(c *mxCell) mxCall {
 			run := c.project("/runs/" + c.ownerRun())
 			return mxCall{path: run, check: func(r *apptest.Response) {

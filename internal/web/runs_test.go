@@ -1,6 +1,7 @@
 package web_test
 
 import (
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -222,4 +223,43 @@ func equalCounts(a, b map[string]float64) bool {
 		}
 	}
 	return true
+}
+
+// TestRunDetailLog: what a flow's log steps keep is shown with the run,
+// paged, and deleted with it.
+func TestRunDetailLog(t *testing.T) {
+	inst, ann := startAdmin(t, apptest.Options{})
+	bob := addPerson(t, inst, ann, "bob")
+	pid := mustProject(t, bob.C, "Shop")
+	pipe := mustPipe(t, bob.C, pid, "Shop ↔ files")
+	flow := mustFlow(t, bob.C, pid, pipe, flowDef("logged", map[string]any{"steps": []any{
+		map[string]any{"log": "{order: .id, big: (.total > 20)}"},
+		map[string]any{"write": map[string]any{"file": map[string]any{"path": "out/logged.ndjson", "format": "ndjson"}}},
+	}}))
+	writeInput(t, inst, "{\"id\":1,\"total\":10}\n{\"id\":2,\"total\":30}\n{\"id\":3,\"total\":25}\n")
+	run := startRun(t, bob.C, pid, pipe, flow)
+	if r := waitRun(t, bob.C, pid, run); r.String("status") != "completed" {
+		t.Fatalf("run: %s", r.Body)
+	}
+	base := "/api/v1/projects/" + pid + "/runs/" + run + "/logs"
+	var got []string
+	next := base + "?limit=2"
+	for pages := 0; next != ""; pages++ {
+		if pages > 5 {
+			t.Fatal("the log pages do not end")
+		}
+		r := bob.C.Do(t, "GET", next, nil)
+		wantStatus(t, r, http.StatusOK, "run log page")
+		for _, e := range r.Get("logs").([]any) {
+			got = append(got, fmt.Sprintf("%v:%v:%v", dig(e, "entity_id"), dig(e, "value", "order"), dig(e, "value", "big")))
+		}
+		next = r.String("next")
+	}
+	if want := []string{"1:1:false", "2:2:true", "3:3:true"}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Fatalf("run log %v, want %v", got, want)
+	}
+	wantError(t, bob.C.Do(t, "GET", base+"?after=x", nil), http.StatusBadRequest, "invalid_query", "a bad cursor")
+	wantStatus(t, ann.Do(t, "GET", base, nil), http.StatusNotFound, "the instance admin without a role")
+	wantStatus(t, bob.C.Do(t, "DELETE", "/api/v1/projects/"+pid+"/runs/"+run, nil), http.StatusNoContent, "delete the run")
+	wantStatus(t, bob.C.Do(t, "GET", base, nil), http.StatusNotFound, "the deleted run's log")
 }

@@ -123,6 +123,7 @@ func (a *API) Routes() []httpx.Route {
 		{Method: "GET", Path: "/api/v1/projects/{p}/runs", Access: user, Action: access.ViewProject, Handler: a.listRuns},
 		{Method: "GET", Path: "/api/v1/projects/{p}/runs/{r}", Access: user, Action: access.ViewProject, Handler: a.getRun},
 		{Method: "GET", Path: "/api/v1/projects/{p}/runs/{r}/failures", Access: user, Action: access.ViewProject, Handler: a.listRunFailures},
+		{Method: "GET", Path: "/api/v1/projects/{p}/runs/{r}/logs", Access: user, Action: access.ViewProject, Handler: a.listRunLogs},
 		{Method: "DELETE", Path: "/api/v1/projects/{p}/runs/{r}", Access: user, Action: access.ConfigureProject, Handler: a.deleteRun},
 	}
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
@@ -160,4 +161,52 @@ func (a *API) deleteRun(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+type runLogView struct {
+	Seq      int64           `json:"seq"`
+	EntityID string          `json:"entity_id,omitempty"`
+	Step     string          `json:"step"`
+	Value    json.RawMessage `json:"value"`
+}
+
+// listRunLogs answers a page of a run's detail log: the values its log
+// steps kept, the one place a flow deliberately keeps data (deleted with
+// the run), paged by after (the seq of the last entry) and limit.
+func (a *API) listRunLogs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var after int64
+	if v := q.Get("after"); v != "" {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil || n < 0 {
+			httpx.WriteError(w, r, badQuery("after", "must be the cursor of a next link"))
+			return
+		}
+		after = n
+	}
+	limit, err := pageLimit(q, 1000)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	pid, id := grant(r).Project.ID, r.PathValue("r")
+	ls, err := a.Runs.Logs(r.Context(), pid, id, after, limit)
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	views := make([]runLogView, 0, len(ls))
+	for _, l := range ls {
+		v := json.RawMessage(l.Value)
+		if !json.Valid(v) {
+			b, _ := json.Marshal(l.Value)
+			v = b
+		}
+		views = append(views, runLogView{Seq: l.Seq, EntityID: l.EntityID, Step: l.Step, Value: v})
+	}
+	out := list("logs", views)
+	if len(ls) == limit {
+		out["next"] = nextPage("/api/v1/projects/"+pid+"/runs/"+id+"/logs", q, "after", strconv.FormatInt(ls[len(ls)-1].Seq, 10))
+	}
+	httpx.WriteJSON(w, http.StatusOK, out)
 }
