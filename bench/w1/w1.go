@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"strconv"
 	"time"
 
@@ -206,4 +207,22 @@ func Passthrough(ctx context.Context, kind *connector.Kind, env connector.Env, f
 	err = sink.Close()
 	res.Close = time.Since(start)
 	return res, err
+}
+
+// BaselineFiles runs Baseline from the file inPath to a new file outPath.
+func BaselineFiles(inPath, outPath string) (int64, error) {
+	in, err := os.Open(inPath)
+	if err != nil {
+		return 0, err
+	}
+	defer in.Close()
+	out, err := os.Create(outPath)
+	if err != nil {
+		return 0, err
+	}
+	n, err := Baseline(in, out)
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	return n, err
 }

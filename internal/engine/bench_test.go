@@ -90,19 +90,7 @@ func BenchmarkW1Baseline(b *testing.B) {
 	dir := w1Input(b)
 	b.ResetTimer()
 	for b.Loop() {
-		in, err := os.Open(filepath.Join(dir, "in.ndjson"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		out, err := os.Create(filepath.Join(dir, "out.ndjson"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		n, err := w1.Baseline(in, out)
-		in.Close()
-		if err == nil {
-			err = out.Close()
-		}
+		n, err := w1.BaselineFiles(filepath.Join(dir, "in.ndjson"), filepath.Join(dir, "out.ndjson"))
 		if err != nil || n != w1Records {
 			b.Fatalf("copied %d records: %v", n, err)
 		}

@@ -50,3 +50,17 @@ func nextPage(path string, q url.Values, param, cursor string) string {
 	next.Set(param, cursor)
 	return path + "?" + next.Encode()
 }
+
+// afterPage reads a forward listing's after cursor (a number from a next
+// link) and its limit.
+func afterPage(q url.Values, max int) (after int64, limit int, err error) {
+	if v := q.Get("after"); v != "" {
+		n, perr := strconv.ParseInt(v, 10, 64)
+		if perr != nil || n < 0 {
+			return 0, 0, badQuery("after", "must be the cursor of a next link")
+		}
+		after = n
+	}
+	limit, err = pageLimit(q, max)
+	return after, limit, err
+}

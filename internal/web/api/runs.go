@@ -124,16 +124,7 @@ func (a *API) getRun(w http.ResponseWriter, r *http.Request) {
 // they failed, paged by after (an opaque cursor from next) and limit.
 func (a *API) listRunFailures(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	var after int64
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			httpx.WriteError(w, r, badQuery("after", "must be the cursor of a next link"))
-			return
-		}
-		after = n
-	}
-	limit, err := pageLimit(q, 1000)
+	after, limit, err := afterPage(q, 1000)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -175,16 +166,7 @@ type runLogView struct {
 // the run), paged by after (the seq of the last entry) and limit.
 func (a *API) listRunLogs(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	var after int64
-	if v := q.Get("after"); v != "" {
-		n, err := strconv.ParseInt(v, 10, 64)
-		if err != nil || n < 0 {
-			httpx.WriteError(w, r, badQuery("after", "must be the cursor of a next link"))
-			return
-		}
-		after = n
-	}
-	limit, err := pageLimit(q, 1000)
+	after, limit, err := afterPage(q, 1000)
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
