@@ -190,7 +190,7 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 	network := connection.NewGuardedNetwork(st, egressAllow, connection.HTTPAuth)
 	network.SaveSecrets = a.Connections.SaveSecrets
 	a.Connections.Network = network
-	a.Runs.Connections = a.Connections
+	a.Runs.Connections = runs.ProjectConnections{SQL: a.Connections}
 	q, err := queue.New(st, queue.Options{
 		Work: work, Workers: c.Workers, Logger: log, PollInterval: opts.QueuePoll,
 		Register: func(w *river.Workers) {

@@ -45,9 +45,9 @@ type Service struct {
 	// FlushEvery is the longest time between two writes of a running
 	// run's counters (0: DefaultFlushEvery).
 	FlushEvery time.Duration
-	// Connections opens the project's database connections for sql
-	// reads and writes (nil: sql flows do not run).
-	Connections SQLOpener
+	// Connections binds the connection names a flow uses to connector
+	// kinds (nil: only file flows run).
+	Connections Binder
 
 	mu      sync.Mutex
 	cancels map[string]context.CancelCauseFunc
@@ -62,9 +62,35 @@ func NewService(st *store.Store, filesDir string, log *slog.Logger) *Service {
 	return &Service{st: st, filesDir: filesDir, log: log, cancels: map[string]context.CancelCauseFunc{}}
 }
 
+// Binder binds a connection a flow names to the connector kind that
+// reaches it: the kind's NewSource, NewSink and NewCaller then build
+// sources, sinks and callers talking to that connection. An unknown name
+// is an error wrapping store.ErrNotFound.
+type Binder interface {
+	Bind(ctx context.Context, projectID, name string) (*connector.Kind, error)
+}
+
 // SQLOpener opens a project's database connection by name.
 type SQLOpener interface {
 	OpenSQL(ctx context.Context, projectID, name string) (*connection.SQLDB, error)
+}
+
+// ProjectConnections binds the connections stored in a project.
+type ProjectConnections struct {
+	SQL SQLOpener
+}
+
+// Bind implements Binder.
+func (pc ProjectConnections) Bind(ctx context.Context, projectID, name string) (*connector.Kind, error) {
+	db, err := pc.SQL.OpenSQL(ctx, projectID, name)
+	if err != nil {
+		return nil, err
+	}
+	dialect := sqlconn.Postgres
+	if db.Kind == "mysql" {
+		dialect = sqlconn.MySQL
+	}
+	return sqlconn.Bind(sqlconn.Conn{Dialect: dialect, Open: db.Open}), nil
 }
 
 // SetQueue gives the service the queue runs are enqueued on.
@@ -268,7 +294,7 @@ func (s *Service) source(ctx context.Context, projectID string, env connector.En
 		}
 		return src, nil
 	case r != nil && r.Kind == flow.KindSQL && r.SQL != nil:
-		kind, err := s.sqlKind(ctx, projectID, r.Connection)
+		kind, err := s.bound(ctx, projectID, r.Connection)
 		if err != nil {
 			return nil, fmt.Errorf("read: %w", err)
 		}
@@ -302,7 +328,7 @@ func (s *Service) sink(ctx context.Context, projectID string, env connector.Env,
 		}
 		return kind.NewSink(env, map[string]any{"path": w.File.Path, "format": w.File.Format})
 	case w != nil && w.Kind == flow.KindSQL && w.SQL != nil:
-		kind, err := s.sqlKind(ctx, projectID, w.Connection)
+		kind, err := s.bound(ctx, projectID, w.Connection)
 		if err != nil {
 			return nil, err
 		}
@@ -333,23 +359,19 @@ func (s *Service) fileKind() (*connector.Kind, error) {
 	return connector.Lookup(flow.KindFile)
 }
 
-// sqlKind is the sql connector bound to the project's connection name.
-func (s *Service) sqlKind(ctx context.Context, projectID, name string) (*connector.Kind, error) {
+// bound is the connector kind bound to the project's connection name.
+func (s *Service) bound(ctx context.Context, projectID, name string) (*connector.Kind, error) {
 	if s.Connections == nil {
 		return nil, fmt.Errorf("sql is %w on this instance", errUnsupported)
 	}
-	db, err := s.Connections.OpenSQL(ctx, projectID, name)
+	kind, err := s.Connections.Bind(ctx, projectID, name)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("the project has no connection %q", name)
 	}
 	if err != nil {
 		return nil, err
 	}
-	dialect := sqlconn.Postgres
-	if db.Kind == "mysql" {
-		dialect = sqlconn.MySQL
-	}
-	return sqlconn.Bind(sqlconn.Conn{Dialect: dialect, Open: db.Open}), nil
+	return kind, nil
 }
 
 // recorder buffers a run's failures and log values and writes them with
