@@ -9,7 +9,6 @@ import (
 	"math/big"
 	"strconv"
 	"strings"
-	"time"
 	"unicode/utf8"
 
 	"github.com/sluice-dev/sluice/internal/connector"
@@ -18,6 +17,7 @@ import (
 
 // unit is one source record and what became of the records made of it.
 type unit struct {
+	n         int // its place in the batch
 	entityID  string
 	meta      connector.Meta
 	succeeded int
@@ -29,6 +29,9 @@ type unit struct {
 type item struct {
 	u    *unit
 	data any
+	// tid names the item in a dry run's trace: "" for the source record,
+	// "[2]" for the third record a foreach made of it, "[2][0]" below.
+	tid string
 }
 
 // batch processes one source batch.
@@ -37,6 +40,11 @@ type batch struct {
 	units []unit
 	logs  []LogEntry
 	items []item
+	// tr is the dry run's trace; nil in a run.
+	tr *tracer
+	// Buffers of write, kept between chunks and batches.
+	wres []result
+	wrec []connector.Record
 }
 
 func (b *batch) reset() {
@@ -45,11 +53,17 @@ func (b *batch) reset() {
 	b.items = b.items[:0]
 }
 
-func (b *batch) fail(it *item, stage string, err error) {
+func (b *batch) fail(it *item, stage string, err error) { b.failN(it, stage, err, 1) }
+
+// failN fails a record that was tried attempts times.
+func (b *batch) failN(it *item, stage string, err error, attempts int) {
 	u := it.u
 	u.failed++
 	if u.first == nil {
-		u.first = &Failure{EntityID: u.entityID, Stage: stage, Error: err.Error(), Meta: u.meta}
+		u.first = &Failure{EntityID: u.entityID, Stage: stage, Error: err.Error(), Meta: u.meta, Attempts: attempts}
+	}
+	if b.tr != nil {
+		b.tr.failed(it, stage, err)
 	}
 }
 
@@ -62,7 +76,7 @@ func (b *batch) run(ctx context.Context, recs []connector.Record) {
 	for i := range recs {
 		r := &recs[i]
 		u := &b.units[i]
-		*u = unit{meta: r.Meta}
+		*u = unit{n: i, meta: r.Meta}
 		it := item{u: u, data: r.Data}
 		if r.Err != nil {
 			b.fail(&it, StageRead, r.Err)
@@ -74,6 +88,9 @@ func (b *batch) run(ctx context.Context, recs []connector.Record) {
 			continue
 		}
 		u.entityID = id
+		if b.tr != nil {
+			b.tr.recs[i].EntityID = id
+		}
 		b.items = append(b.items, it)
 	}
 	out := b.steps(ctx, b.e.c.Steps, b.items)
@@ -191,10 +208,18 @@ func (b *batch) step(ctx context.Context, s *flow.CompiledStep, in []item) []ite
 	}
 	switch s.Kind {
 	case flow.StepWrite:
+		if b.tr != nil {
+			return b.dryWrite(ctx, s, stage, in)
+		}
 		return b.write(ctx, s, stage, in)
+	case flow.StepCall:
+		return b.call(ctx, s, stage, in)
 	case flow.StepSwitch:
 		return b.switchStep(ctx, s, stage, in)
 	case flow.StepRespond:
+		if b.tr != nil {
+			b.tr.respond(ctx, s, in)
+		}
 		return in
 	}
 	out := in[:0:0]
@@ -217,6 +242,11 @@ func (b *batch) step(ctx context.Context, s *flow.CompiledStep, in []item) []ite
 		case flow.StepFilter:
 			if len(vs) > 0 && vs[0] == true {
 				out = append(out, it)
+				if b.tr != nil {
+					b.tr.step(&it, s, StepOK, it.data, nil)
+				}
+			} else if b.tr != nil {
+				b.tr.step(&it, s, StepSkipped, nil, nil)
 			}
 		case flow.StepMap:
 			switch len(vs) {
@@ -225,6 +255,9 @@ func (b *batch) step(ctx context.Context, s *flow.CompiledStep, in []item) []ite
 			case 1:
 				it.data = vs[0]
 				out = append(out, it)
+				if b.tr != nil {
+					b.tr.step(&it, s, StepOK, it.data, nil)
+				}
 			default:
 				b.fail(&it, stage, errors.New("map gave more than one value (use foreach to make several records)"))
 			}
@@ -234,19 +267,32 @@ func (b *batch) step(ctx context.Context, s *flow.CompiledStep, in []item) []ite
 				continue
 			}
 			out = append(out, it)
+			if b.tr != nil {
+				b.tr.step(&it, s, StepOK, it.data, nil)
+			}
 		case flow.StepForeach:
 			if len(vs) > limit {
 				b.fail(&it, stage, fmt.Errorf("foreach gave more than %d values", limit))
 				continue
 			}
-			for _, v := range vs {
-				out = append(out, item{u: it.u, data: v})
+			for k, v := range vs {
+				child := item{u: it.u, data: v}
+				if b.tr != nil {
+					child.tid = it.tid + "[" + strconv.Itoa(k) + "]"
+				}
+				out = append(out, child)
+			}
+			if b.tr != nil {
+				b.tr.foreach(&it, s, vs)
 			}
 		case flow.StepLog:
 			for _, v := range vs {
 				b.logs = append(b.logs, LogEntry{EntityID: it.u.entityID, Step: s.Path, Value: v})
 			}
 			out = append(out, it)
+			if b.tr != nil {
+				b.tr.step(&it, s, StepOK, it.data, vs)
+			}
 		}
 	}
 	return out
@@ -291,6 +337,13 @@ func (b *batch) switchStep(ctx context.Context, s *flow.CompiledStep, stage stri
 				break
 			}
 		}
+		if b.tr != nil && cases[i] != -2 {
+			var taken any // nil: no case matched
+			if cases[i] >= 0 {
+				taken = cases[i]
+			}
+			b.tr.step(&in[i], s, StepOK, in[i].data, taken)
+		}
 	}
 	var out []item
 	for i := 0; i < len(in); {
@@ -308,73 +361,6 @@ func (b *batch) switchStep(ctx context.Context, s *flow.CompiledStep, stage stri
 		i = j
 	}
 	return out
-}
-
-// write sends the items to the step's sink in chunks of WriteBatch.
-func (b *batch) write(ctx context.Context, s *flow.CompiledStep, stage string, in []item) []item {
-	sink := b.e.sinks[s.Path]
-	as := s.Write.As
-	if as == "" {
-		as = flow.DefaultAs
-	}
-	out := in[:0]
-	recs := make([]connector.Record, 0, min(len(in), b.e.opts.WriteBatch))
-	for start := 0; start < len(in); start += b.e.opts.WriteBatch {
-		chunk := in[start:min(len(in), start+b.e.opts.WriteBatch)]
-		recs = recs[:0]
-		for _, it := range chunk {
-			recs = append(recs, connector.Record{Data: it.data, Meta: it.u.meta})
-		}
-		outs, err := b.writeRetrying(ctx, sink, recs)
-		if err == nil && len(outs) != len(recs) {
-			err = fmt.Errorf("the sink answered %d outcomes for %d records", len(outs), len(recs))
-		}
-		for k, it := range chunk {
-			if err != nil {
-				b.fail(&it, stage, err)
-				continue
-			}
-			if outs[k].Err != nil {
-				b.fail(&it, stage, outs[k].Err)
-				continue
-			}
-			if r := outs[k].Response; r != nil {
-				if m, ok := it.data.(map[string]any); ok {
-					n := make(map[string]any, len(m)+1)
-					for key, v := range m {
-						n[key] = v
-					}
-					n[as] = r
-					it.data = n
-				}
-			}
-			out = append(out, it)
-		}
-	}
-	return out
-}
-
-// writeRetrying retries a Write that failed as a whole under the flow's
-// on_error policy.
-func (b *batch) writeRetrying(ctx context.Context, sink connector.Sink, recs []connector.Record) ([]connector.Outcome, error) {
-	p := b.e.c.Retry
-	wait := p.Backoff
-	for attempt := 0; ; attempt++ {
-		outs, err := sink.Write(ctx, recs)
-		if err == nil {
-			return outs, nil
-		}
-		if attempt >= p.Retries || ctx.Err() != nil {
-			if attempt > 0 {
-				err = fmt.Errorf("%w (after %d retries)", err, attempt)
-			}
-			return nil, err
-		}
-		if serr := b.e.opts.Sleep(ctx, wait); serr != nil {
-			return nil, err
-		}
-		wait = min(wait*2, max(p.MaxBackoff, time.Millisecond))
-	}
 }
 
 // bound cuts s to at most n characters, on a character boundary.

@@ -39,14 +39,41 @@
 //     false, "" or no value passes it; any other value fails it with the
 //     value as JSON.
 //   - log: every value the expression gives goes to Options.OnLog.
+//   - call: the step's Caller asks another system about the record and
+//     its answer goes under the call's As field. The record must be an
+//     object. The calls of a batch run concurrently (at most
+//     Options.CallConcurrency at once) and the records keep their order.
 //   - write: the record goes to the step's Sink; the record is kept, and a
 //     non-nil answer (Outcome.Response) goes under the write's As field
 //     when the record is an object (files answer nothing, so a record
 //     written to a file is unchanged).
 //   - respond: does nothing outside sync dynamic flows (docs/flows.md).
 //
-// A jq runtime error fails that record only. call steps and sync dynamic
-// flows are not supported yet: New refuses them.
+// A jq runtime error fails that record only. Sync dynamic flows are not
+// supported yet: New refuses them (a dry run takes them).
+//
+// # Retries
+//
+// A record whose write (Outcome.Err) or call failed with a
+// connector.TransientError is tried again, alone or with the others of
+// its batch that failed the same way, under the flow's on_error policy:
+// at most Retries more times, waiting Backoff before the first retry and
+// doubling up to MaxBackoff, each wait drawn at random between half and
+// all of it (jitter, so that many runs do not come back at once), and
+// never shorter than the TransientError's After (the other system's
+// Retry-After). A Retry-After longer than Options.MaxRetryWait is not
+// waited for: the record fails at once, to be reprocessed later. A Write
+// that fails as a whole is retried the same way with all its records. A
+// destination that is down therefore slows a run; each record it never
+// took ends failed, with its entity ID, the error and the number of
+// tries (Failure.Attempts), and can be reprocessed.
+//
+// # Dry runs
+//
+// An engine built with Options.DryRun takes sample records through the
+// steps with Engine.DryRun instead of Run: it reports what each step did
+// to each record and what each write would have sent, and sends and
+// writes nothing (see DryRun).
 package engine
 
 import (
@@ -67,6 +94,10 @@ const (
 	DefaultMaxErrorLen = 1000
 	DefaultMaxFanOut   = 10000
 	DefaultWriteBatch  = 1000
+	// DefaultCallConcurrency bounds the calls of one call step in flight.
+	DefaultCallConcurrency = 8
+	// DefaultMaxRetryWait is the longest Retry-After a run waits for.
+	DefaultMaxRetryWait = 10 * time.Minute
 )
 
 // Stages of a failure that are not a step.
@@ -95,6 +126,10 @@ type Failure struct {
 	Error string
 	// Meta says where the record was in its source.
 	Meta connector.Meta
+	// Attempts is how many times the failing write or call was tried
+	// for this record (1 when it was not retried, and for every other
+	// stage).
+	Attempts int
 }
 
 // LogEntry is one value a log step kept.
@@ -123,9 +158,23 @@ type Options struct {
 	// WriteBatch bounds the records given to one Sink.Write
 	// (0: DefaultWriteBatch).
 	WriteBatch int
-	// Sleep waits between retries of a failed Sink.Write (nil: a timer
-	// honouring ctx); for tests.
+	// Sleep waits between retries (nil: a timer honouring ctx); for
+	// tests.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Callers serve the call steps, keyed by the Path of each call step
+	// (see CallSteps). The engine opens and closes them; one Caller may
+	// serve several call steps.
+	Callers map[string]connector.Caller
+	// CallConcurrency bounds the calls of one call step in flight at once
+	// (0: DefaultCallConcurrency). Calls are made from several
+	// goroutines; every callback is still called from Run's.
+	CallConcurrency int
+	// MaxRetryWait is the longest Retry-After the engine waits for before
+	// trying a record again (0: DefaultMaxRetryWait); a longer one fails
+	// the record at once.
+	MaxRetryWait time.Duration
+	// DryRun builds the engine for Engine.DryRun instead of Run.
+	DryRun *DryRun
 }
 
 // Result is the outcome of a run.
@@ -145,13 +194,20 @@ type Engine struct {
 // WriteSteps lists the write steps of a flow, switch cases included, in
 // document order: the runs layer builds one Sink for each, keyed by its
 // Path.
-func WriteSteps(c *flow.Compiled) []*flow.CompiledStep {
+func WriteSteps(c *flow.Compiled) []*flow.CompiledStep { return stepsOf(c, flow.StepWrite) }
+
+// CallSteps lists the call steps of a flow, switch cases included, in
+// document order: the runs layer builds one Caller for each, keyed by its
+// Path.
+func CallSteps(c *flow.Compiled) []*flow.CompiledStep { return stepsOf(c, flow.StepCall) }
+
+func stepsOf(c *flow.Compiled, kind flow.StepKind) []*flow.CompiledStep {
 	var out []*flow.CompiledStep
 	var walk func([]flow.CompiledStep)
 	walk = func(steps []flow.CompiledStep) {
 		for i := range steps {
 			s := &steps[i]
-			if s.Kind == flow.StepWrite {
+			if s.Kind == kind {
 				out = append(out, s)
 			}
 			for _, cs := range s.Cases {
@@ -164,10 +220,15 @@ func WriteSteps(c *flow.Compiled) []*flow.CompiledStep {
 }
 
 // New checks that the engine can run c with these sinks, keyed by the
-// Path of each write step (see WriteSteps): every write step must have a
-// Sink, and c must not use what the engine does not support yet (call
-// steps, sync dynamic flows). The engine opens and closes the sinks; one
-// Sink may serve several write steps.
+// Path of each write step (see WriteSteps), and opts.Callers, keyed by
+// the Path of each call step (see CallSteps): every write step must have
+// a Sink and every call step a Caller, and c must not use what the
+// engine does not support yet (sync dynamic flows). The engine opens and
+// closes the sinks and callers; one Sink may serve several write steps.
+//
+// An engine built for a dry run (opts.DryRun) also takes sync dynamic
+// flows, needs no Caller when it makes no calls, and needs no Sink or
+// Caller for the steps opts.DryRun.Broken names.
 func New(c *flow.Compiled, sinks map[string]connector.Sink, opts Options) (*Engine, error) {
 	if c == nil {
 		return nil, errors.New("engine: no flow")
@@ -176,18 +237,25 @@ func New(c *flow.Compiled, sinks map[string]connector.Sink, opts Options) (*Engi
 		return nil, errors.New("engine: the flow has no compiled entity_id")
 	}
 	var errs []error
-	if c.Mode == "sync" {
+	dry := opts.DryRun
+	if c.Mode == "sync" && dry == nil {
 		errs = append(errs, errors.New("sync dynamic flows (respond) are not supported yet"))
 	}
+	broken := func(path string) bool { return dry != nil && dry.Broken[path] != nil }
 	var walk func([]flow.CompiledStep)
 	walk = func(steps []flow.CompiledStep) {
 		for i := range steps {
 			s := &steps[i]
 			switch s.Kind {
 			case flow.StepCall:
-				errs = append(errs, fmt.Errorf("%s: call steps are not supported yet", s.Path))
+				switch {
+				case s.Call == nil:
+					errs = append(errs, fmt.Errorf("%s: no compiled call", s.Path))
+				case opts.Callers[s.Path] == nil && !broken(s.Path) && (dry == nil || dry.Calls):
+					errs = append(errs, fmt.Errorf("%s: no caller for this call", s.Path))
+				}
 			case flow.StepWrite:
-				if sinks[s.Path] == nil {
+				if sinks[s.Path] == nil && !broken(s.Path) {
 					errs = append(errs, fmt.Errorf("%s: no sink for this write", s.Path))
 				}
 			case flow.StepSwitch:
@@ -223,6 +291,12 @@ func New(c *flow.Compiled, sinks map[string]connector.Sink, opts Options) (*Engi
 	if opts.Sleep == nil {
 		opts.Sleep = sleep
 	}
+	if opts.CallConcurrency <= 0 {
+		opts.CallConcurrency = DefaultCallConcurrency
+	}
+	if opts.MaxRetryWait <= 0 {
+		opts.MaxRetryWait = DefaultMaxRetryWait
+	}
 	return &Engine{c: c, sinks: sinks, opts: opts}, nil
 }
 
@@ -239,13 +313,23 @@ func Run(ctx context.Context, c *flow.Compiled, src connector.Source, sinks map[
 // steps, and closes them. It returns the counters with a nil error when
 // the whole input was read and the sinks closed, whatever became of each
 // record; an error when the source could not be opened or read to its
-// end, a sink could not be opened, flushed or closed, or ctx ended. Then
-// sinks that are Committers are aborted (their output is discarded) and
-// the others closed.
+// end, a sink or caller could not be opened, a sink could not be flushed
+// or closed, or ctx ended. Then sinks that are Committers are aborted
+// (their output is discarded) and the others closed. Callers are closed
+// at the end; an error closing one loses nothing and is ignored.
 func (e *Engine) Run(ctx context.Context, src connector.Source) (res Result, err error) {
+	if e.opts.DryRun != nil {
+		src.Close()
+		e.closeAll()
+		return res, errors.New("engine: built for a dry run: use DryRun")
+	}
 	sinks := e.uniqueSinks()
+	callers := e.uniqueCallers()
 	defer func() {
 		src.Close()
+		for _, c := range callers {
+			c.Close()
+		}
 		for _, s := range sinks {
 			if err != nil {
 				if cm, ok := s.(connector.Committer); ok {
@@ -262,6 +346,11 @@ func (e *Engine) Run(ctx context.Context, src connector.Source) (res Result, err
 	for _, s := range sinks {
 		if err := s.Open(ctx); err != nil {
 			return res, fmt.Errorf("engine: opening a sink: %w", err)
+		}
+	}
+	for _, c := range callers {
+		if err := c.Open(ctx); err != nil {
+			return res, fmt.Errorf("engine: opening a caller: %w", err)
 		}
 	}
 	b := &batch{e: e}
@@ -308,12 +397,40 @@ func (e *Engine) uniqueSinks() []connector.Sink {
 	seen := map[connector.Sink]bool{}
 	for _, st := range WriteSteps(e.c) {
 		s := e.sinks[st.Path]
-		if !seen[s] {
+		if s != nil && !seen[s] {
 			seen[s] = true
 			out = append(out, s)
 		}
 	}
 	return out
+}
+
+func (e *Engine) uniqueCallers() []connector.Caller {
+	var out []connector.Caller
+	seen := map[connector.Caller]bool{}
+	for _, st := range CallSteps(e.c) {
+		c := e.opts.Callers[st.Path]
+		if c != nil && !seen[c] {
+			seen[c] = true
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// closeAll releases the sinks (aborting Committers) and callers of an
+// engine that will not run.
+func (e *Engine) closeAll() {
+	for _, c := range e.uniqueCallers() {
+		c.Close()
+	}
+	for _, s := range e.uniqueSinks() {
+		if cm, ok := s.(connector.Committer); ok {
+			cm.Abort()
+			continue
+		}
+		s.Close()
+	}
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

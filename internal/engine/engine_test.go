@@ -416,7 +416,7 @@ write: {file: {path: out.ndjson, format: ndjson}}
 		t.Fatal(err)
 	}
 	_, err = New(c, nil, Options{})
-	if err == nil || !strings.Contains(err.Error(), "steps[0]: call steps are not supported yet") || !strings.Contains(err.Error(), "write: no sink for this write") {
+	if err == nil || !strings.Contains(err.Error(), "steps[0]: no caller for this call") || !strings.Contains(err.Error(), "write: no sink for this write") {
 		t.Errorf("New: %v", err)
 	}
 }
