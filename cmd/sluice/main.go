@@ -24,6 +24,8 @@ Usage:
   sluice keys status               show the key terms, rotations and what each term sealed
   sluice audit verify        check that the activity log's hash chain is intact
   sluice validate FILE...    check flow documents and print every problem
+  sluice run FLOW_FILE [--connections FILE]   run a flow once, without a server; exit
+                             0 completed, 1 partially failed, 2 failed, 3 bad usage or input
   sluice version
 
 Run "sluice COMMAND -h" for the flags of a command. Every flag can also be set
@@ -65,6 +67,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		err = cmdKeys(ctx, args[1:], stdout, stderr, getenv)
 	case "validate":
 		err = cmdValidate(args[1:], stdin, stdout, stderr)
+	case "run":
+		err = cmdRun(ctx, args[1:], stdin, stdout, stderr, getenv)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "sluice", version)
 	case "help", "-h", "--help":
@@ -75,6 +79,13 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	if errors.Is(err, flag.ErrHelp) {
 		return 0
+	}
+	var es exitStatus
+	if errors.As(err, &es) {
+		if es.err != nil {
+			fmt.Fprintf(stderr, "sluice: %v\n", es.err)
+		}
+		return es.code
 	}
 	var ue usageError
 	if errors.As(err, &ue) {

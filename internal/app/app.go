@@ -108,6 +108,8 @@ func secretColumns() []secrets.Columns {
 		// Connection secrets: one sealed JSON object per connection,
 		// bound to AAD{connections, <id>, secrets}.
 		{Table: "connections", ID: "id", Term: "secrets_term", Secrets: []string{"secrets"}},
+		// The secret that signs a project's alert webhooks.
+		runs.AlertSecretColumns(),
 	}
 }
 
@@ -120,6 +122,9 @@ type App struct {
 	Keyring  *secrets.Keyring
 	Accounts *account.Service
 	Runs     *runs.Service
+	// Scheduler fires flows' schedules; Alerts sends failure alerts.
+	Scheduler *runs.Scheduler
+	Alerts    *runs.Alerter
 	// Connections is the project connections service; runs open their
 	// database connections through it.
 	Connections *connection.Service
@@ -190,18 +195,29 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 	network := connection.NewGuardedNetwork(st, egressAllow, connection.HTTPAuth)
 	network.SaveSecrets = a.Connections.SaveSecrets
 	a.Connections.Network = network
-	a.Runs.Connections = runs.ProjectConnections{SQL: a.Connections}
+	a.Runs.Connections = runs.ProjectConnections{SQL: a.Connections, HTTP: a.Connections}
+	a.Runs.StuckAfter = c.RunStuckAfter
+	a.Scheduler = runs.NewScheduler(a.Runs)
+	a.Alerts = runs.NewAlerter(st, log)
+	a.Alerts.Policy = network.Policy
+	a.Alerts.BaseURL = a.BaseURL
+	a.Alerts.SetSealer(a.Keyring)
+	if c.SMTPAddr != "" {
+		a.Alerts.Mail = &runs.Mailer{Addr: c.SMTPAddr, From: c.SMTPFrom, Username: c.SMTPUsername, Password: c.SMTPPassword}
+	}
 	q, err := queue.New(st, queue.Options{
 		Work: work, Workers: c.Workers, Logger: log, PollInterval: opts.QueuePoll,
 		Register: func(w *river.Workers) {
 			a.Accounts.Register(w)
 			a.Keyring.Register(w)
 			a.Runs.Register(w)
+			a.Scheduler.Register(w)
+			a.Alerts.Register(w)
 			if opts.Register != nil {
 				opts.Register(w)
 			}
 		},
-		Periodic:  a.Accounts.Periodic(),
+		Periodic:  append(append(a.Accounts.Periodic(), a.Scheduler.Periodic()...), a.Runs.Periodic()...),
 		OnJobDone: a.Metrics.JobDone,
 	})
 	if err != nil {
@@ -227,10 +243,11 @@ func (a *App) BuildServer() error {
 	connections := a.Connections
 	pipelines := pipeline.NewService(a.Store)
 	pipelines.Validate = ValidateFlow
+	pipelines.CheckConnections = FlowConnections(a.Store)
 	a.Server = web.New(web.Deps{
 		Accounts: a.Accounts,
 		Projects: projects,
-		API: &api.API{Accounts: a.Accounts, Projects: projects, Connections: connections, Pipelines: pipelines, Runs: a.Runs, Keyring: a.Keyring, Store: a.Store,
+		API: &api.API{Accounts: a.Accounts, Projects: projects, Connections: connections, Pipelines: pipelines, Runs: a.Runs, Scheduler: a.Scheduler, Alerts: a.Alerts, Keyring: a.Keyring, Store: a.Store,
 			TLS: c.TLS(), SessionMax: sessionMax, BaseURL: a.BaseURL},
 		Console: console.New(a.Accounts, c.TLS(), sessionMax),
 		Metrics: a.Metrics,
@@ -366,6 +383,41 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// FlowConnections checks, for the pipeline service, that every connection
+// a flow definition names is a connection of the project of a kind that
+// serves its use (connection.CheckUses).
+func FlowConnections(st *store.Store) pipeline.CheckConnectionsFunc {
+	return func(ctx context.Context, projectID string, canonical []byte) ([]pipeline.Problem, error) {
+		f, _, err := flow.ParseDefinition(canonical)
+		if err != nil {
+			return nil, err
+		}
+		refs := f.Connections()
+		if len(refs) == 0 {
+			return nil, nil
+		}
+		conns, err := st.Reader().ListConnections(ctx, projectID)
+		if err != nil {
+			return nil, err
+		}
+		kinds := make(map[string]string, len(conns))
+		for _, c := range conns {
+			kinds[c.Name] = c.Kind
+		}
+		found := connection.CheckUses(refs, func(name string) (string, bool) {
+			k, ok := kinds[name]
+			return k, ok
+		}, func(name string) string {
+			return fmt.Sprintf("the project has no connection %q; create it first or fix the name", name)
+		})
+		out := make([]pipeline.Problem, len(found))
+		for i, p := range found {
+			out[i] = pipeline.Problem{Path: p.Field, Message: p.Message}
+		}
+		return out, nil
+	}
 }
 
 // ValidateFlow checks a flow definition with the flow format (internal/flow)

@@ -161,6 +161,8 @@ const (
 	ActionPipeCreate  = "pipe.create"
 	ActionPipeUpdate  = "pipe.update"
 	ActionPipeDelete  = "pipe.delete"
+	ActionPipeEnable  = "pipe.enable"
+	ActionPipeDisable = "pipe.disable"
 	ActionFlowCreate  = "flow.create"
 	ActionFlowSave    = "flow.save"
 	ActionFlowRestore = "flow.restore"
@@ -171,6 +173,8 @@ const (
 
 // Actions recorded by runs.
 const (
-	ActionRunStart  = "run.start"
-	ActionRunDelete = "run.delete"
+	ActionRunStart     = "run.start"
+	ActionRunDelete    = "run.delete"
+	ActionRunCancel    = "run.cancel"
+	ActionRunReprocess = "run.reprocess"
 )

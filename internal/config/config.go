@@ -7,6 +7,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"net"
+	"net/mail"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -44,6 +46,17 @@ type Config struct {
 	// FilesDir is the only directory file reads and writes of flows may
 	// touch (--files-dir; default: "files" in the data directory).
 	FilesDir string
+	// RunStuckAfter is how long a running run may go without a heartbeat
+	// before the periodic sweep fails it (--run-stuck-after).
+	RunStuckAfter time.Duration
+	// SMTPAddr (host:port), SMTPFrom and SMTPUsername configure the SMTP
+	// server alert e-mail goes through; SMTPPassword is
+	// SLUICE_SMTP_PASSWORD, read from the environment only. No SMTPAddr:
+	// alerts go to webhooks only.
+	SMTPAddr     string
+	SMTPFrom     string
+	SMTPUsername string
+	SMTPPassword secrets.Value
 }
 
 // Postgres reports whether the configured database is PostgreSQL rather
@@ -143,6 +156,11 @@ func Parse(name string, set Set, args []string, getenv func(string) string) (*Co
 		dur(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests and jobs get to finish on SIGINT/SIGTERM")
 		str(&c.EgressAllow, "egress-allow", "", "instance-wide egress allowlist added to every project's: CIDRs or host names, comma-separated (e.g. 127.0.0.0/8 in development)")
 		str(&c.FilesDir, "files-dir", "", "the only directory file reads and writes of flows may touch; created with mode 0700 at start (default: DATA_DIR/files)")
+		dur(&c.RunStuckAfter, "run-stuck-after", 90*time.Minute, "a running run whose worker has not reported for this long is failed as stuck (keep it above an hour, when the queue takes up the job of a worker that died)")
+		str(&c.SMTPAddr, "smtp-addr", "", "host:port of the SMTP server failure alerts are mailed through (STARTTLS required unless on loopback)")
+		str(&c.SMTPFrom, "smtp-from", "", "sender address of alert e-mail, e.g. sluice@example.com")
+		str(&c.SMTPUsername, "smtp-username", "", "user name for SMTP authentication (the password only in SLUICE_SMTP_PASSWORD)")
+		c.SMTPPassword = secrets.NewValue(getenv("SLUICE_SMTP_PASSWORD"))
 	}
 	if err := errors.Join(envErrs...); err != nil {
 		return nil, fs, err
@@ -185,6 +203,14 @@ func (c *Config) validate(set Set) error {
 			return err
 		}
 	}
+	if set&(Server|Worker) != 0 {
+		if err := c.checkSMTP(); err != nil {
+			return err
+		}
+	}
+	if set&(Server|Worker) != 0 && c.RunStuckAfter < time.Minute {
+		return fmt.Errorf("--run-stuck-after %s: must be at least 1m (a run reports every second while it works)", c.RunStuckAfter)
+	}
 	if set&(Server|Worker) != 0 && (c.Workers < 1 || c.Workers > 1000) {
 		return fmt.Errorf("--workers %d: must be between 1 and 1000", c.Workers)
 	}
@@ -197,6 +223,33 @@ func (c *Config) validate(set Set) error {
 	case "", "debug", "info", "warn", "error":
 	default:
 		return fmt.Errorf("--log-level %q: use debug, info, warn or error", c.LogLevel)
+	}
+	return nil
+}
+
+// checkSMTP checks the alert mail settings as a set.
+func (c *Config) checkSMTP() error {
+	if c.SMTPAddr == "" {
+		if c.SMTPFrom != "" || c.SMTPUsername != "" || !c.SMTPPassword.IsZero() {
+			return errors.New("--smtp-from, --smtp-username and SLUICE_SMTP_PASSWORD need --smtp-addr host:port of the SMTP server")
+		}
+		return nil
+	}
+	host, port, err := net.SplitHostPort(c.SMTPAddr)
+	if err != nil || host == "" || port == "" {
+		return fmt.Errorf("--smtp-addr %q: want host:port, such as smtp.example.com:587", c.SMTPAddr)
+	}
+	if n, err := strconv.ParseUint(port, 10, 16); err != nil || n == 0 {
+		return fmt.Errorf("--smtp-addr %q: port %q must be a number from 1 to 65535", c.SMTPAddr, port)
+	}
+	if c.SMTPFrom == "" {
+		return errors.New("--smtp-addr needs --smtp-from, the sender address of alert e-mail")
+	}
+	if a, err := mail.ParseAddress(c.SMTPFrom); err != nil || a.Name != "" || a.Address != c.SMTPFrom {
+		return fmt.Errorf("--smtp-from %q: give a plain address such as sluice@example.com", c.SMTPFrom)
+	}
+	if (c.SMTPUsername == "") != c.SMTPPassword.IsZero() {
+		return errors.New("--smtp-username and SLUICE_SMTP_PASSWORD must be given together (or neither, for a server that needs no login)")
 	}
 	return nil
 }

@@ -40,17 +40,22 @@ func NewGuardedNetwork(st *store.Store, instanceAllow []string, auth AuthFunc) *
 	return &GuardedNetwork{st: st, InstanceAllow: instanceAllow, Auth: auth}
 }
 
-// Policy is the egress policy of a project.
+// Policy is the egress policy of a project: the instance allowlist plus
+// the project's. A network without a store (`sluice run`) has no
+// projects: its policy is the instance allowlist alone.
 func (n *GuardedNetwork) Policy(ctx context.Context, projectID string) (*netguard.EgressPolicy, error) {
-	pr, err := n.st.Reader().ProjectByID(ctx, projectID)
-	if err != nil {
-		return nil, err
+	allow := append([]string{}, n.InstanceAllow...)
+	if n.st != nil {
+		pr, err := n.st.Reader().ProjectByID(ctx, projectID)
+		if err != nil {
+			return nil, err
+		}
+		settings, err := project.ParseSettings(pr.Settings)
+		if err != nil {
+			return nil, err
+		}
+		allow = append(allow, settings.EgressAllowlist...)
 	}
-	settings, err := project.ParseSettings(pr.Settings)
-	if err != nil {
-		return nil, err
-	}
-	allow := append(append([]string{}, n.InstanceAllow...), settings.EgressAllowlist...)
 	return netguard.NewEgressPolicy(netguard.EgressOptions{Allow: allow, Resolver: n.Resolver, Dial: n.Dial,
 		SensitiveHeaders: []string{"X-Api-Key", "Api-Key"}})
 }

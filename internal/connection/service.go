@@ -62,6 +62,8 @@ type Service struct {
 	// fields, plain and secret together), listing problems with paths
 	// under "auth.".
 	ValidateAuth func(auth map[string]any) []Problem
+	// httpLimits are the shared Limits of the http connections (httpconn.go).
+	httpLimits limitsRegistry
 }
 
 // NewService builds a Service.

@@ -68,6 +68,9 @@ var Kinds = map[string]*Kind{
 			{Name: "base_url", Type: TypeURL, Required: true, Doc: "the API's base URL, such as https://erp.example.com/api"},
 			{Name: "headers", Type: TypeMap, Doc: "headers sent with every request (not for credentials: use auth)"},
 			{Name: "timeout", Type: TypeDuration, Default: "30s", Doc: "how long one request may take (at most 5m)"},
+			{Name: "rate_limit", Type: TypeInt, Min: 0, Max: 100000, Doc: "requests per second this node sends to the API at most, over every flow using the connection (0 or absent: no limit)"},
+			{Name: "burst", Type: TypeInt, Min: 0, Max: 100000, Doc: "requests that may go at once above rate_limit after a quiet spell (0: 1)"},
+			{Name: "concurrency", Type: TypeInt, Min: 0, Max: 1000, Doc: "requests this node has in flight to the API at most, over every flow using the connection (0 or absent: no limit; writes then send 4 at a time)"},
 			{Name: "test", Type: TypeObject, Doc: "the request that tests the connection", Fields: []Field{
 				{Name: "method", Type: TypeEnum, Enum: []string{"GET", "HEAD", "POST", "OPTIONS"}, Default: "GET"},
 				{Name: "path", Type: TypeString, Default: "/"},

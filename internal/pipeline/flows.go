@@ -28,7 +28,7 @@ func (s *Service) CreateFlow(ctx context.Context, p *account.Principal, g *acces
 	if _, err := s.st.Reader().PipeByID(ctx, g.Project.ID, pipeID); err != nil {
 		return nil, err
 	}
-	def, err := s.validate(in.Definition)
+	def, err := s.validateFor(ctx, g.Project.ID, in.Definition)
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func (s *Service) SaveFlow(ctx context.Context, p *account.Principal, g *access.
 	if _, err := s.st.Reader().FlowByID(ctx, g.Project.ID, pipeID, id); err != nil {
 		return nil, err
 	}
-	def, err := s.validate(raw)
+	def, err := s.validateFor(ctx, g.Project.ID, raw)
 	if err != nil {
 		return nil, err
 	}

@@ -108,6 +108,42 @@ func (s *Service) CreatePipe(ctx context.Context, p *account.Principal, g *acces
 	return out, err
 }
 
+// SetPipeEnabled resumes (true) or pauses (false) a pipe: a paused
+// pipe's flows fire on no schedule and answer no dynamic call. Setting
+// what is already set changes and records nothing.
+func (s *Service) SetPipeEnabled(ctx context.Context, p *account.Principal, g *access.Grant, id string, enabled bool, c account.Client) (*Pipe, error) {
+	var out *Pipe
+	err := s.st.InTx(ctx, func(q *store.Q) error {
+		if _, _, err := recheck(ctx, q, g.Project.ID, p, access.EditIntegrations); err != nil {
+			return err
+		}
+		row, err := q.PipeByID(ctx, g.Project.ID, id)
+		if err != nil {
+			return err
+		}
+		cl, err := parseConsoleLog(row.ConsoleLog)
+		if err != nil {
+			return err
+		}
+		out = &Pipe{Row: row, ConsoleLog: cl}
+		if row.Paused == !enabled {
+			return nil
+		}
+		row.Paused = !enabled
+		if err := q.SetPipePaused(ctx, row); err != nil {
+			return err
+		}
+		action := audit.ActionPipeDisable
+		if enabled {
+			action = audit.ActionPipeEnable
+		}
+		_, err = audit.Append(ctx, q, event(p, c, g.Project.ID, action, "pipe:"+id,
+			map[string]any{"name": row.Name, "enabled": change(!enabled, enabled)}))
+		return err
+	})
+	return out, err
+}
+
 // ListPipes lists a project's pipes.
 func (s *Service) ListPipes(ctx context.Context, projectID string) ([]*Pipe, error) {
 	rows, err := s.st.Reader().ListPipes(ctx, projectID)

@@ -37,7 +37,19 @@ type Service struct {
 	// Validate checks every flow definition before it is saved. Without
 	// it no flow can be saved (ErrNoValidator).
 	Validate ValidateFunc
+	// CheckConnections checks the connections a valid definition names
+	// against the project's (nil: not checked).
+	CheckConnections CheckConnectionsFunc
 }
+
+// CheckConnectionsFunc checks a valid definition (its canonical JSON)
+// against the connections of a project: a problem, at the name's path in
+// the document, for each connection it names that the project does not
+// have or that is of a kind that cannot serve the use. err is for
+// failures that are not the document's fault.
+//
+// The composition root wires it to the flow format and the store.
+type CheckConnectionsFunc func(ctx context.Context, projectID string, canonical []byte) (problems []Problem, err error)
 
 // NewService builds a Service; set Validate before saving flows.
 func NewService(st *store.Store) *Service {
@@ -130,6 +142,40 @@ func (s *Service) validate(raw json.RawMessage) (*definition, error) {
 		return nil, fmt.Errorf("pipeline: the flow validator returned no canonical JSON object for a valid document")
 	}
 	return &definition{canonical: string(canonical), name: name}, nil
+}
+
+// validateFor is validate, then the check of the connections the
+// definition names against those of the project.
+func (s *Service) validateFor(ctx context.Context, projectID string, raw json.RawMessage) (*definition, error) {
+	def, err := s.validate(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkConnections(ctx, projectID, def); err != nil {
+		return nil, err
+	}
+	return def, nil
+}
+
+// checkConnections runs CheckConnections on a valid definition; its
+// problems come back under "definition" as a *ValidationError.
+func (s *Service) checkConnections(ctx context.Context, projectID string, def *definition) error {
+	if s.CheckConnections == nil {
+		return nil
+	}
+	found, err := s.CheckConnections(ctx, projectID, []byte(def.canonical))
+	if err != nil {
+		return fmt.Errorf("pipeline: check the connections of a flow definition: %w", err)
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	ps := make([]Problem, len(found))
+	for i, p := range found {
+		p.Path = definitionPath(p.Path)
+		ps[i] = p
+	}
+	return &ValidationError{Problems: ps}
 }
 
 // definitionPath places a path of the flow document under the request's

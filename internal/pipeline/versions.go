@@ -46,5 +46,9 @@ func (s *Service) RestoreVersion(ctx context.Context, p *account.Principal, g *a
 		}
 		return nil, err
 	}
+	// Checked apart: a connection deleted since is not the format's doing.
+	if err := s.checkConnections(ctx, g.Project.ID, def); err != nil {
+		return nil, err
+	}
 	return s.saveVersion(ctx, p, g, pipeID, flowID, def, version, c)
 }

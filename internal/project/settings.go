@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -39,6 +40,10 @@ type Alerts struct {
 	Emails  []string `json:"emails"`
 	// On lists the run statuses that alert: failed, partially_failed.
 	On []string `json:"on"`
+	// WebhookURL receives each alert as a JSON POST, through the
+	// project's egress guard: https, or http only to a host the egress
+	// allowlist names ("" for none).
+	WebhookURL string `json:"webhook_url"`
 }
 
 // Retention overrides the plan's retention, within it.
@@ -159,8 +164,8 @@ func (s *Settings) Validate(plan *store.Plan) error {
 		}
 		s.Alerts.Emails[i] = norm
 	}
-	if s.Alerts.Enabled && len(s.Alerts.Emails) == 0 {
-		ps.add("settings.alerts.emails", "is empty but alerts are enabled: add an address or disable alerts")
+	if s.Alerts.Enabled && len(s.Alerts.Emails) == 0 && s.Alerts.WebhookURL == "" {
+		ps.add("settings.alerts.emails", "is empty and there is no webhook_url but alerts are enabled: add an address or a webhook, or disable alerts")
 	}
 	if s.Alerts.Enabled && len(s.Alerts.On) == 0 {
 		ps.add("settings.alerts.on", "is empty but alerts are enabled: list failed, partially_failed or both")
@@ -199,6 +204,11 @@ func (s *Settings) Validate(plan *store.Plan) error {
 		}
 		s.EgressAllowlist[i] = h
 	}
+	if s.Alerts.WebhookURL != "" {
+		if msg := checkWebhookURL(s.Alerts.WebhookURL, s.EgressAllowlist); msg != "" {
+			ps.add("settings.alerts.webhook_url", msg)
+		}
+	}
 	checkDays := func(field string, days, max int) {
 		if days < 0 || (max > 0 && days > max) {
 			ps.add(field, fmt.Sprintf("must be between 0 (the plan's %d days) and the plan's %d days", max, max))
@@ -217,6 +227,56 @@ func (s *Settings) Validate(plan *store.Plan) error {
 		ps.add("settings.console_log_defaults.auto_off_hours", "must be between 1 and 720 hours, so a forgotten debug setting switches itself off")
 	}
 	return ps.err()
+}
+
+// checkWebhookURL says what is wrong with an alert webhook URL, or "".
+// Plain http is refused unless the host is named by allow (the project's
+// normalized egress allowlist): alerts would travel in clear. The egress
+// guard still checks every address when an alert is sent.
+func checkWebhookURL(raw string, allow []string) string {
+	if len(raw) > 2048 {
+		return "is longer than 2048 characters"
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Hostname() == "" || u.Opaque != "" {
+		return fmt.Sprintf("%q is not an absolute URL such as https://hooks.example.com/sluice", raw)
+	}
+	if u.User != nil {
+		return "holds a user name or password: put no credentials in the URL (a token in its path or query is fine)"
+	}
+	if u.Fragment != "" {
+		return "has a #fragment, which is never sent: remove it"
+	}
+	switch u.Scheme {
+	case "https":
+		return ""
+	case "http":
+		if webhookHostAllowed(u.Hostname(), allow) {
+			return ""
+		}
+		return fmt.Sprintf("uses plain http to %s, which the project's egress allowlist does not name: use https, or add the host to settings.egress_allowlist", u.Hostname())
+	}
+	return fmt.Sprintf("has scheme %q: use https (or http to a host in the egress allowlist)", u.Scheme)
+}
+
+// webhookHostAllowed says whether an egress allowlist entry names host:
+// an address inside a CIDR, or a host name equal to an entry or under a
+// "*." entry.
+func webhookHostAllowed(host string, allow []string) bool {
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	a, addrErr := netip.ParseAddr(host)
+	for _, e := range allow {
+		if addrErr == nil {
+			if p, err := netip.ParsePrefix(e); err == nil && p.Contains(a.Unmap()) {
+				return true
+			}
+			continue
+		}
+		if e == host || (strings.HasPrefix(e, "*.") && strings.HasSuffix(host, e[1:])) {
+			return true
+		}
+	}
+	return false
 }
 
 // normalizePrefix reads an IP address or CIDR in canonical form.

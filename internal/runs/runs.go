@@ -6,7 +6,6 @@ package runs
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -20,6 +19,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/audit"
 	"github.com/sluice-dev/sluice/internal/connection"
 	"github.com/sluice-dev/sluice/internal/connector"
+	httpconn "github.com/sluice-dev/sluice/internal/connectors/http"
 	sqlconn "github.com/sluice-dev/sluice/internal/connectors/sql"
 	_ "github.com/sluice-dev/sluice/internal/connectors/standard" // the kinds a run builds
 	"github.com/sluice-dev/sluice/internal/engine"
@@ -45,6 +45,12 @@ type Service struct {
 	// FlushEvery is the longest time between two writes of a running
 	// run's counters (0: DefaultFlushEvery).
 	FlushEvery time.Duration
+	// StuckAfter is how long a running run may go without a heartbeat
+	// before Sweep fails it (0: DefaultStuckAfter).
+	StuckAfter time.Duration
+	// SweepEvery is the interval of the periodic sweep (0:
+	// DefaultSweepEvery).
+	SweepEvery time.Duration
 	// Connections binds the connection names a flow uses to connector
 	// kinds (nil: only file flows run).
 	Connections Binder
@@ -75,13 +81,38 @@ type SQLOpener interface {
 	OpenSQL(ctx context.Context, projectID, name string) (*connection.SQLDB, error)
 }
 
+// HTTPOpener opens a project's http connection by name.
+type HTTPOpener interface {
+	OpenHTTP(ctx context.Context, projectID, name string) (httpconn.Conn, error)
+}
+
 // ProjectConnections binds the connections stored in a project.
 type ProjectConnections struct {
 	SQL SQLOpener
+	// HTTP opens http connections (nil: a flow cannot use one).
+	HTTP HTTPOpener
+}
+
+// OpenHTTP implements HTTPOpener, for http reads and writes, which the
+// runs layer builds from the compiled flow.
+func (pc ProjectConnections) OpenHTTP(ctx context.Context, projectID, name string) (httpconn.Conn, error) {
+	if pc.HTTP == nil {
+		return httpconn.Conn{}, fmt.Errorf("http connections are %w here", errUnsupported)
+	}
+	return pc.HTTP.OpenHTTP(ctx, projectID, name)
 }
 
 // Bind implements Binder.
 func (pc ProjectConnections) Bind(ctx context.Context, projectID, name string) (*connector.Kind, error) {
+	if pc.HTTP != nil {
+		conn, err := pc.HTTP.OpenHTTP(ctx, projectID, name)
+		if err == nil {
+			return httpconn.Bind(conn), nil
+		}
+		if !errors.Is(err, connection.ErrNotHTTP) || pc.SQL == nil {
+			return nil, err
+		}
+	}
 	db, err := pc.SQL.OpenSQL(ctx, projectID, name)
 	if err != nil {
 		return nil, err
@@ -97,7 +128,10 @@ func (pc ProjectConnections) Bind(ctx context.Context, projectID, name string) (
 func (s *Service) SetQueue(q JobInserter) { s.queue = q }
 
 // Register adds the run worker to a queue's workers.
-func (s *Service) Register(w *river.Workers) { river.AddWorker(w, &RunFlowWorker{S: s}) }
+func (s *Service) Register(w *river.Workers) {
+	river.AddWorker(w, &RunFlowWorker{S: s})
+	river.AddWorker(w, &SweepWorker{S: s})
+}
 
 // RunFlowArgs is the job that runs one run. It carries the run's ID only.
 type RunFlowArgs struct {
@@ -121,9 +155,6 @@ type RunFlowWorker struct {
 func (w *RunFlowWorker) Work(ctx context.Context, job *river.Job[RunFlowArgs]) error {
 	return w.S.Execute(ctx, job.Args.RunID)
 }
-
-// errCancelled is the cause of a run's context ended by Cancel.
-var errCancelled = errors.New("the run was cancelled")
 
 // recheck re-reads the caller's role on the project inside q's
 // transaction and checks that it still allows action.
@@ -310,12 +341,22 @@ func (s *Service) source(ctx context.Context, projectID string, env connector.En
 			return nil, fmt.Errorf("read: %w", err)
 		}
 		return src, nil
+	case r != nil && r.Kind == flow.KindHTTP && r.Request != nil:
+		conn, err := s.httpConn(ctx, projectID, r.Connection)
+		if err != nil {
+			return nil, fmt.Errorf("read: %w", err)
+		}
+		src, err := httpconn.NewSourceFrom(env, conn, r)
+		if err != nil {
+			return nil, fmt.Errorf("read: %w", err)
+		}
+		return src, nil
 	}
 	kind := "unknown"
 	if r != nil {
 		kind = kindOf(r.Kind)
 	}
-	return nil, fmt.Errorf("reading from %s is %w: only file and sql reads run", kind, errUnsupported)
+	return nil, fmt.Errorf("reading from %s is %w: only file, sql and http reads run", kind, errUnsupported)
 }
 
 // sink makes a sink from a write.
@@ -344,12 +385,18 @@ func (s *Service) sink(ctx context.Context, projectID string, env connector.Env,
 			settings["batch_size"] = w.SQL.BatchSize
 		}
 		return kind.NewSink(env, settings)
+	case w != nil && w.Kind == flow.KindHTTP && w.Request != nil:
+		conn, err := s.httpConn(ctx, projectID, w.Connection)
+		if err != nil {
+			return nil, err
+		}
+		return httpconn.NewSinkFrom(env, conn, w)
 	}
 	kind := "unknown"
 	if w != nil {
 		kind = kindOf(w.Kind)
 	}
-	return nil, fmt.Errorf("writing to %s is %w: only file and sql writes run", kind, errUnsupported)
+	return nil, fmt.Errorf("writing to %s is %w: only file, sql and http writes run", kind, errUnsupported)
 }
 
 func (s *Service) fileKind() (*connector.Kind, error) {
@@ -374,158 +421,16 @@ func (s *Service) bound(ctx context.Context, projectID, name string) (*connector
 	return kind, nil
 }
 
-// recorder buffers a run's failures and log values and writes them with
-// its counters.
-type recorder struct {
-	s        *Service
-	run      *store.Run
-	failures []store.RunFailure
-	logs     []store.RunLog
-	seq      int64
-	last     time.Time
-	err      error
-}
-
-func (r *recorder) flush(ctx context.Context) error {
-	if r.err != nil {
-		return r.err
+// httpConn opens the project's http connection name for an http read or
+// write, which is built from the compiled flow.
+func (s *Service) httpConn(ctx context.Context, projectID, name string) (httpconn.Conn, error) {
+	hb, ok := s.Connections.(HTTPOpener)
+	if !ok {
+		return httpconn.Conn{}, fmt.Errorf("http connections are %w on this instance", errUnsupported)
 	}
-	err := r.s.st.InTx(ctx, func(q *store.Q) error {
-		if err := q.InsertRunFailures(ctx, r.failures); err != nil {
-			return err
-		}
-		if err := q.InsertRunLogs(ctx, r.logs); err != nil {
-			return err
-		}
-		return q.UpdateRunCounters(ctx, r.run)
-	})
-	if err != nil {
-		r.err = err
-		return err
-	}
-	r.failures, r.logs, r.last = r.failures[:0], r.logs[:0], time.Now()
-	return nil
-}
-
-// Execute runs the run id: the worker's body. A run that already
-// finished is left as it is.
-func (s *Service) Execute(ctx context.Context, id string) error {
-	w := s.st.Writer()
-	run, err := w.RunByID(ctx, "", id)
+	conn, err := hb.OpenHTTP(ctx, projectID, name)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil // deleted meanwhile
+		return httpconn.Conn{}, fmt.Errorf("the project has no connection %q", name)
 	}
-	if err != nil {
-		return err
-	}
-	if run.Finished() {
-		return nil
-	}
-	f, err := s.st.Reader().FlowByID(ctx, run.ProjectID, run.PipeID, run.FlowID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil // the flow went, and its runs with it
-	}
-	if err != nil {
-		return err
-	}
-	if err := s.st.InTx(ctx, func(q *store.Q) error {
-		if err := q.ClearRunDetail(ctx, id); err != nil {
-			return err
-		}
-		_, err := q.StartRun(ctx, id)
-		return err
-	}); err != nil {
-		return err
-	}
-	run.Status = store.RunRunning
-	run.Read, run.Succeeded, run.Failed, run.Skipped, run.Checkpoint = 0, 0, 0, 0, ""
-
-	finish := func(status, msg string) error {
-		run.Status, run.Error = status, msg
-		// The job's context may be ending: finishing must still land.
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		return s.st.Writer().FinishRun(fctx, run)
-	}
-
-	c, src, sinks, err := s.build(ctx, run.ProjectID, f.Definition)
-	if err != nil {
-		return finish(store.RunFailed, err.Error())
-	}
-	rctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	s.mu.Lock()
-	s.cancels[id] = cancel
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.cancels, id)
-		s.mu.Unlock()
-	}()
-
-	every := s.FlushEvery
-	if every <= 0 {
-		every = DefaultFlushEvery
-	}
-	rec := &recorder{s: s, run: run, last: time.Now()}
-	e, err := engine.New(c, sinks, engine.Options{
-		OnFailure: func(fl engine.Failure) {
-			rec.failures = append(rec.failures, store.RunFailure{RunID: id, EntityID: fl.EntityID, Stage: fl.Stage, Error: fl.Error, Attempts: 1})
-		},
-		OnLog: func(l engine.LogEntry) {
-			v, err := json.Marshal(l.Value)
-			if err != nil {
-				v, _ = json.Marshal(fmt.Sprint(l.Value))
-			}
-			rec.seq++
-			rec.logs = append(rec.logs, store.RunLog{RunID: id, Seq: rec.seq, EntityID: l.EntityID, Step: l.Step, Value: string(v)})
-		},
-		OnProgress: func(cs engine.Counters, pos connector.Position) {
-			run.Read, run.Succeeded, run.Failed, run.Skipped = cs.Read, cs.Succeeded, cs.Failed, cs.Skipped
-			if len(pos) > 0 {
-				run.Checkpoint = string(pos)
-			}
-			if time.Since(rec.last) >= every || len(rec.failures)+len(rec.logs) >= 1000 {
-				if err := rec.flush(rctx); err != nil {
-					cancel(fmt.Errorf("recording the run: %w", err))
-				}
-			}
-		},
-	})
-	if err != nil {
-		src.Close()
-		for _, sk := range sinks {
-			sk.Close()
-		}
-		return finish(store.RunFailed, err.Error())
-	}
-	res, runErr := e.Run(rctx, src)
-	run.Read, run.Succeeded, run.Failed, run.Skipped = res.Read, res.Succeeded, res.Failed, res.Skipped
-	if len(res.Position) > 0 {
-		run.Checkpoint = string(res.Position)
-	}
-	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer fcancel()
-	rec.err = nil
-	if err := rec.flush(fctx); err != nil {
-		s.log.Error("runs: recording failures", "run", id, "err", err)
-	}
-	switch cause := context.Cause(rctx); {
-	case runErr != nil && errors.Is(cause, errCancelled):
-		return finish(store.RunCancelled, "cancelled")
-	case runErr != nil && ctx.Err() != nil:
-		// The worker is stopping: the queue retries the job, which starts
-		// the run over.
-		return runErr
-	case runErr != nil && cause != nil:
-		return finish(store.RunFailed, cause.Error())
-	case runErr != nil:
-		return finish(store.RunFailed, runErr.Error())
-	case res.Failed == 0:
-		return finish(store.RunCompleted, "")
-	case res.Succeeded == 0 && res.Skipped == 0:
-		return finish(store.RunFailed, fmt.Sprintf("all %d records failed", res.Failed))
-	default:
-		return finish(store.RunPartiallyFailed, fmt.Sprintf("%d of %d records failed", res.Failed, res.Read))
-	}
+	return conn, err
 }

@@ -15,17 +15,23 @@ type Pipe struct {
 	Name        string
 	Description string
 	ConsoleLog  string
-	CreatedAt   time.Time
-	UpdatedAt   time.Time
+	// Paused (column enabled = false) stops every flow of the pipe from
+	// firing on a schedule or answering dynamic calls; runs by hand still
+	// work. The zero value is a running pipe.
+	Paused    bool
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
-const pipeColumns = `id, project_id, name, description, console_log, created_at, updated_at`
+const pipeColumns = `id, project_id, name, description, console_log, enabled, created_at, updated_at`
 
 func scanPipe(row interface{ Scan(...any) error }) (*Pipe, error) {
 	p := &Pipe{}
-	if err := row.Scan(&p.ID, &p.ProjectID, &p.Name, &p.Description, &p.ConsoleLog, &p.CreatedAt, &p.UpdatedAt); err != nil {
+	var enabled bool
+	if err := row.Scan(&p.ID, &p.ProjectID, &p.Name, &p.Description, &p.ConsoleLog, &enabled, &p.CreatedAt, &p.UpdatedAt); err != nil {
 		return nil, err
 	}
+	p.Paused = !enabled
 	p.CreatedAt, p.UpdatedAt = p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	return p, nil
 }
@@ -38,8 +44,8 @@ func (q *Q) CreatePipe(ctx context.Context, p *Pipe) error {
 	}
 	now := q.Now()
 	p.CreatedAt, p.UpdatedAt = now, now
-	_, err := q.q.ExecContext(ctx, `INSERT INTO pipes (`+pipeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-		p.ID, p.ProjectID, p.Name, p.Description, p.ConsoleLog, p.CreatedAt, p.UpdatedAt)
+	_, err := q.q.ExecContext(ctx, `INSERT INTO pipes (`+pipeColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+		p.ID, p.ProjectID, p.Name, p.Description, p.ConsoleLog, !p.Paused, p.CreatedAt, p.UpdatedAt)
 	if isUniqueViolation(err) {
 		return fmt.Errorf("store: create pipe: name %q is taken in this project: %w", p.Name, ErrConflict)
 	}
@@ -86,6 +92,13 @@ func (q *Q) UpdatePipe(ctx context.Context, p *Pipe) error {
 		return fmt.Errorf("store: update pipe: name %q is taken in this project: %w", p.Name, ErrConflict)
 	}
 	return err
+}
+
+// SetPipePaused pauses or resumes a pipe.
+func (q *Q) SetPipePaused(ctx context.Context, p *Pipe) error {
+	p.UpdatedAt = q.Now()
+	return q.execOne(ctx, "pause pipe", `UPDATE pipes SET enabled = $1, updated_at = $2 WHERE project_id = $3 AND id = $4`,
+		!p.Paused, p.UpdatedAt, p.ProjectID, p.ID)
 }
 
 // DeletePipe removes a pipe and, through foreign keys, its flows and

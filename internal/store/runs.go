@@ -45,6 +45,10 @@ type Run struct {
 	Failed      int64
 	Skipped     int64
 	Checkpoint  string
+	// HeartbeatAt is when the node working the run last wrote to it.
+	HeartbeatAt *time.Time
+	// CancelRequested asks the node working the run to cancel it.
+	CancelRequested bool
 }
 
 // Finished says whether the run reached a final status.
@@ -77,17 +81,19 @@ type RunLog struct {
 }
 
 const runColumns = `id, project_id, flow_id, pipe_id, trigger_kind, triggered_by, status, error, COALESCE(parent_run_id, ''),
-	created_at, started_at, finished_at, read_count, succeeded_count, failed_count, skipped_count, COALESCE(checkpoint, '')`
+	created_at, started_at, finished_at, read_count, succeeded_count, failed_count, skipped_count, COALESCE(checkpoint, ''),
+	heartbeat_at, cancel_requested`
 
 func scanRun(row interface{ Scan(...any) error }) (*Run, error) {
 	r := &Run{}
-	var started, finished sql.NullTime
+	var started, finished, heartbeat sql.NullTime
 	if err := row.Scan(&r.ID, &r.ProjectID, &r.FlowID, &r.PipeID, &r.Trigger, &r.TriggeredBy, &r.Status, &r.Error, &r.ParentRunID,
-		&r.CreatedAt, &started, &finished, &r.Read, &r.Succeeded, &r.Failed, &r.Skipped, &r.Checkpoint); err != nil {
+		&r.CreatedAt, &started, &finished, &r.Read, &r.Succeeded, &r.Failed, &r.Skipped, &r.Checkpoint,
+		&heartbeat, &r.CancelRequested); err != nil {
 		return nil, err
 	}
 	r.CreatedAt = r.CreatedAt.UTC()
-	r.StartedAt, r.FinishedAt = nullTime(started), nullTime(finished)
+	r.StartedAt, r.FinishedAt, r.HeartbeatAt = nullTime(started), nullTime(finished), nullTime(heartbeat)
 	return r, nil
 }
 
@@ -192,10 +198,11 @@ func (q *Q) StartRun(ctx context.Context, id string) (time.Time, error) {
 	return now, err
 }
 
-// UpdateRunCounters stores a running run's counters and checkpoint.
+// UpdateRunCounters stores a running run's counters and checkpoint, and
+// its heartbeat.
 func (q *Q) UpdateRunCounters(ctx context.Context, r *Run) error {
 	return q.execOne(ctx, "update run", `UPDATE runs SET read_count = $1, succeeded_count = $2, failed_count = $3, skipped_count = $4,
-		checkpoint = $5 WHERE id = $6`, r.Read, r.Succeeded, r.Failed, r.Skipped, nullString(r.Checkpoint), r.ID)
+		checkpoint = $5, heartbeat_at = $6 WHERE id = $7`, r.Read, r.Succeeded, r.Failed, r.Skipped, nullString(r.Checkpoint), q.Now(), r.ID)
 }
 
 // FinishRun stores a run's final status, error and counters.

@@ -416,6 +416,26 @@ func matrixRows() []mxRow {
 			want: mxExpect{Owner: 400, Admin: 400, Standard: 400, GroupAdmin: 400, GroupStandard: 400, Outsider: 400, InstanceAdmin: 400, Anon: 401}},
 		{route: "GET /api/v1/projects/{p}/audit", req: mxGetProject("/audit"),
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/alerts/webhook-secret", req: mxGetProject("/alerts/webhook-secret"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/alerts/webhook-secret", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/alerts/webhook-secret"), check: func(r *apptest.Response) {
+				if r.Status == http.StatusCreated && !strings.HasPrefix(r.String("secret"), "whsec_") {
+					c.t.Errorf("new webhook secret answer %s", r.Body)
+				}
+				if got := c.owned(c.project("/alerts/webhook-secret")).Get("set"); got != (r.Status == http.StatusCreated) {
+					c.t.Errorf("webhook secret set = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 201, Admin: 201, Standard: 403, GroupAdmin: 201, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "DELETE /api/v1/projects/{p}/alerts/webhook-secret", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			wantStatus(c.t, c.as(mxOwner).Do(c.t, "POST", c.project("/alerts/webhook-secret"), nil), http.StatusCreated, "owner sets a webhook secret")
+			return mxCall{path: c.project("/alerts/webhook-secret"), check: func(r *apptest.Response) {
+				if got := c.owned(c.project("/alerts/webhook-secret")).Get("set"); got != (r.Status != http.StatusNoContent) {
+					c.t.Errorf("webhook secret set = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 403, GroupAdmin: 204, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 
 		// Pipes and flows: the integration work itself, so every member
 		// reads and changes them (a pipe's console-log settings are
@@ -483,6 +503,21 @@ func matrixRows() []mxRow {
 				}
 			}}
 		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 204, GroupAdmin: 204, GroupStandard: 204, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/pipes/{pipe}/disable", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.pipeline("/disable"), check: func(r *apptest.Response) {
+				if got := c.owned(c.pipeline("")).Get("enabled"); got != (r.Status != http.StatusOK) {
+					c.t.Errorf("pipe enabled = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/pipes/{pipe}/enable", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			wantStatus(c.t, c.as(mxOwner).Do(c.t, "POST", c.pipeline("/disable"), nil), http.StatusOK, "owner pauses the pipe")
+			return mxCall{path: c.pipeline("/enable"), check: func(r *apptest.Response) {
+				if got := c.owned(c.pipeline("")).Get("enabled"); got != (r.Status == http.StatusOK) {
+					c.t.Errorf("pipe enabled = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 		{route: "POST /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/enable", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
 			return mxCall{path: c.flowAt("/enable"), check: func(r *apptest.Response) {
 				if got := c.owned(c.flowAt("")).Get("enabled"); got != (r.Status == http.StatusOK) {
@@ -498,6 +533,8 @@ func matrixRows() []mxRow {
 				}
 			}}
 		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/schedule", req: func(c *mxCell) mxCall { return mxCall{path: c.flowAt("/schedule")} },
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 		{route: "GET /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions", req: func(c *mxCell) mxCall { return mxCall{path: c.flowAt("/versions")} },
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 		{route: "GET /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions/{v}", req: func(c *mxCell) mxCall { return mxCall{path: c.flowAt("/versions/1")} },
@@ -524,6 +561,19 @@ func matrixRows() []mxRow {
 				}
 			}}
 		}, want: mxExpect{Owner: 202, Admin: 202, Standard: 202, GroupAdmin: 202, GroupStandard: 202, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		// A dry run answers what the flow would do and keeps nothing.
+		{route: "POST /api/v1/projects/{p}/pipes/{pipe}/flows/{f}/test", req: func(c *mxCell) mxCall {
+			body := map[string]any{"records": []any{map[string]any{"id": 7, "total": 5}}}
+			return mxCall{path: c.flowAt("/test"), body: body, check: func(r *apptest.Response) {
+				if r.Status != http.StatusOK {
+					return
+				}
+				recs, _ := r.Get("records").([]any)
+				if len(recs) != 1 || recs[0].(map[string]any)["status"] != "succeeded" || recs[0].(map[string]any)["entity_id"] != "7" {
+					c.t.Errorf("dry run answered %s", r.Body)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 		{route: "GET /api/v1/projects/{p}/runs", req: func(c *mxCell) mxCall { return mxCall{path: c.project("/runs")} },
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 		{route: "GET /api/v1/projects/{p}/runs/{r}", req: func(c *mxCell) mxCall { return mxCall{path: c.project("/runs/" + c.ownerRun())} },
@@ -543,6 +593,29 @@ func matrixRows() []mxRow {
 				}
 			}}
 		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 403, GroupAdmin: 204, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		// Cancelling: each cell gets a queued run of its own whose job
+		// waits an hour, so an allowed cancel always finds it queued.
+		{route: "POST /api/v1/projects/{p}/runs/{r}/cancel", req: func(c *mxCell) mxCall {
+			run := c.project("/runs/" + c.queuedRun())
+			return mxCall{path: run + "/cancel", check: func(r *apptest.Response) {
+				want := map[bool]string{true: "cancelled", false: "queued"}[r.Status == http.StatusOK]
+				if got := c.owned(run).String("status"); got != want {
+					c.t.Errorf("the run is %q after status %d, want %q", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		// The world's flow reads over HTTP with no fetch_one, so whoever
+		// may reprocess is told it cannot (422) and no run starts.
+		{route: "POST /api/v1/projects/{p}/runs/{r}/reprocess", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/runs/" + c.ownerRun() + "/reprocess"), check: func(r *apptest.Response) {
+				if r.Status == http.StatusUnprocessableEntity && !strings.Contains(string(r.Body), "fetch_one") {
+					c.t.Errorf("reprocess refused without saying why: %s", r.Body)
+				}
+				if n := c.reprocessRuns(); n != 0 {
+					c.t.Errorf("%d reprocess runs after status %d, want none", n, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 422, Admin: 422, Standard: 422, GroupAdmin: 422, GroupStandard: 422, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 
 		// Console pages. They answer a missing login with a redirect to the
 		// login page, not 401; the public ones answer everyone. A key

@@ -7,4 +7,5 @@ package standard
 
 import (
 	_ "github.com/sluice-dev/sluice/internal/connectors/file" // file: NDJSON, CSV, JSON arrays
+	_ "github.com/sluice-dev/sluice/internal/connectors/http" // http: pages of an API, writes, calls
 )

@@ -24,6 +24,8 @@ type API struct {
 	Connections *connection.Service
 	Pipelines   *pipeline.Service
 	Runs        *runs.Service
+	Scheduler   *runs.Scheduler
+	Alerts      *runs.Alerter
 	Store       *store.Store
 	// Keyring seals stored secrets; instance administrators rotate it.
 	Keyring *secrets.Keyring
@@ -83,6 +85,11 @@ func (a *API) Routes() []httpx.Route {
 		{Method: "PATCH", Path: "/api/v1/projects/{p}/members/{m}", Access: user, Action: access.ManageAccess, Handler: a.patchMember},
 		{Method: "DELETE", Path: "/api/v1/projects/{p}/members/{m}", Access: user, Action: access.ManageAccess, Handler: a.deleteMember},
 		{Method: "GET", Path: "/api/v1/projects/{p}/audit", Access: user, Action: access.ViewAudit, Handler: a.listProjectAudit},
+		// The secret that signs alert webhooks is project configuration;
+		// every member may see whether one is set.
+		{Method: "GET", Path: "/api/v1/projects/{p}/alerts/webhook-secret", Access: user, Action: access.ViewProject, Handler: a.getWebhookSecret},
+		{Method: "POST", Path: "/api/v1/projects/{p}/alerts/webhook-secret", Access: user, Action: access.ConfigureProject, Handler: a.createWebhookSecret},
+		{Method: "DELETE", Path: "/api/v1/projects/{p}/alerts/webhook-secret", Access: user, Action: access.ConfigureProject, Handler: a.deleteWebhookSecret},
 
 		{Method: "GET", Path: "/api/v1/projects/{p}/connections", Access: user, Action: access.ViewProject, Handler: a.listConnections},
 		{Method: "POST", Path: "/api/v1/projects/{p}/connections", Access: user, Action: access.ManageCredentials, Handler: a.createConnection},
@@ -112,19 +119,28 @@ func (a *API) Routes() []httpx.Route {
 		{Method: "GET", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}", Access: user, Action: access.ViewProject, Handler: a.getFlow},
 		{Method: "PUT", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}", Access: user, Action: access.EditIntegrations, Handler: a.putFlow},
 		{Method: "DELETE", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}", Access: user, Action: access.EditIntegrations, Handler: a.deleteFlow},
+		{Method: "POST", Path: "/api/v1/projects/{p}/pipes/{pipe}/enable", Access: user, Action: access.EditIntegrations, Handler: a.enablePipe},
+		{Method: "POST", Path: "/api/v1/projects/{p}/pipes/{pipe}/disable", Access: user, Action: access.EditIntegrations, Handler: a.disablePipe},
 		{Method: "POST", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/enable", Access: user, Action: access.EditIntegrations, Handler: a.enableFlow},
 		{Method: "POST", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/disable", Access: user, Action: access.EditIntegrations, Handler: a.disableFlow},
+		{Method: "GET", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/schedule", Access: user, Action: access.ViewProject, Handler: a.getFlowSchedule},
 		{Method: "GET", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions", Access: user, Action: access.ViewProject, Handler: a.listFlowVersions},
 		{Method: "GET", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions/{v}", Access: user, Action: access.ViewProject, Handler: a.getFlowVersion},
 		{Method: "POST", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/versions/{v}/restore", Access: user, Action: access.EditIntegrations, Handler: a.restoreFlowVersion},
 		// Runs: members who may run flows start them, every member reads
 		// them, and deleting a run's record is project configuration.
 		{Method: "POST", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/runs", Access: user, Action: access.RunFlows, Handler: a.startRun},
+		// A dry run writes nothing and keeps no run, but may make the
+		// flow's calls: running a flow, like a manual run.
+		{Method: "POST", Path: "/api/v1/projects/{p}/pipes/{pipe}/flows/{f}/test", Access: user, Action: access.RunFlows, Handler: a.testFlow},
 		{Method: "GET", Path: "/api/v1/projects/{p}/runs", Access: user, Action: access.ViewProject, Handler: a.listRuns},
 		{Method: "GET", Path: "/api/v1/projects/{p}/runs/{r}", Access: user, Action: access.ViewProject, Handler: a.getRun},
 		{Method: "GET", Path: "/api/v1/projects/{p}/runs/{r}/failures", Access: user, Action: access.ViewProject, Handler: a.listRunFailures},
 		{Method: "GET", Path: "/api/v1/projects/{p}/runs/{r}/logs", Access: user, Action: access.ViewProject, Handler: a.listRunLogs},
 		{Method: "DELETE", Path: "/api/v1/projects/{p}/runs/{r}", Access: user, Action: access.ConfigureProject, Handler: a.deleteRun},
+		// Cancelling a run and reprocessing its failures are running flows.
+		{Method: "POST", Path: "/api/v1/projects/{p}/runs/{r}/cancel", Access: user, Action: access.RunFlows, Handler: a.cancelRun},
+		{Method: "POST", Path: "/api/v1/projects/{p}/runs/{r}/reprocess", Access: user, Action: access.RunFlows, Handler: a.reprocessRun},
 	}
 }
 

@@ -13,13 +13,14 @@ type pipeView struct {
 	Name        string              `json:"name"`
 	Description string              `json:"description"`
 	ConsoleLog  pipeline.ConsoleLog `json:"console_log"`
+	Enabled     bool                `json:"enabled"`
 	CreatedAt   time.Time           `json:"created_at"`
 	UpdatedAt   time.Time           `json:"updated_at"`
 }
 
 func viewPipe(p *pipeline.Pipe) pipeView {
 	return pipeView{ID: p.Row.ID, Name: p.Row.Name, Description: p.Row.Description, ConsoleLog: p.ConsoleLog,
-		CreatedAt: p.Row.CreatedAt, UpdatedAt: p.Row.UpdatedAt}
+		Enabled: !p.Row.Paused, CreatedAt: p.Row.CreatedAt, UpdatedAt: p.Row.UpdatedAt}
 }
 
 // pipeBody is a create or change. console_log fields are each optional;
@@ -90,4 +91,16 @@ func (a *API) deletePipe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
+}
+
+func (a *API) enablePipe(w http.ResponseWriter, r *http.Request)  { a.setPipeEnabled(w, r, true) }
+func (a *API) disablePipe(w http.ResponseWriter, r *http.Request) { a.setPipeEnabled(w, r, false) }
+
+func (a *API) setPipeEnabled(w http.ResponseWriter, r *http.Request, enabled bool) {
+	p, err := a.Pipelines.SetPipeEnabled(r.Context(), principal(r), grant(r), r.PathValue("pipe"), enabled, client(r))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, viewPipe(p))
 }
