@@ -7,9 +7,13 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
+
+	"github.com/itchyny/gojq"
 
 	"github.com/sluice-dev/sluice/internal/connector"
 	"github.com/sluice-dev/sluice/internal/flow"
@@ -73,6 +77,7 @@ func (b *batch) run(ctx context.Context, recs []connector.Record) {
 		b.units = make([]unit, 0, len(recs))
 	}
 	b.units = b.units[:len(recs)]
+	ids := b.jqEach(ctx, b.e.c.EntityID, len(recs), func(i int) (any, bool) { return recs[i].Data, recs[i].Err == nil }, 1)
 	for i := range recs {
 		r := &recs[i]
 		u := &b.units[i]
@@ -82,7 +87,7 @@ func (b *batch) run(ctx context.Context, recs []connector.Record) {
 			b.fail(&it, StageRead, r.Err)
 			continue
 		}
-		id, err := b.entityID(ctx, r.Data)
+		id, err := entityID(ids[i])
 		if err != nil {
 			b.fail(&it, StageEntityID, err)
 			continue
@@ -129,8 +134,9 @@ func (b *batch) account(c *Counters) {
 	}
 }
 
-func (b *batch) entityID(ctx context.Context, data any) (string, error) {
-	vs, err := jqValues(ctx, b.e.c.EntityID, data, 1)
+// entityID is the entity ID the entity_id expression gave.
+func entityID(r jqResult) (string, error) {
+	vs, err := r.vs, r.err
 	if err != nil {
 		return "", err
 	}
@@ -232,8 +238,9 @@ func (b *batch) step(ctx context.Context, s *flow.CompiledStep, in []item) []ite
 	} else if s.Kind == flow.StepLog {
 		limit = math.MaxInt - 1
 	}
-	for _, it := range in {
-		vs, err := jqValues(ctx, s.Expr, it.data, limit)
+	res := b.jqEach(ctx, s.Expr, len(in), func(i int) (any, bool) { return in[i].data, true }, limit)
+	for i, it := range in {
+		vs, err := res[i].vs, res[i].err
 		if err != nil {
 			b.fail(&it, stage, err)
 			continue
@@ -296,6 +303,47 @@ func (b *batch) step(ctx context.Context, s *flow.CompiledStep, in []item) []ite
 		}
 	}
 	return out
+}
+
+// jqResult is what an expression gave on one record.
+type jqResult struct {
+	vs  []any
+	err error
+}
+
+// parallelMin is the fewest records per goroutine when jqEach spreads a
+// batch's expressions over the CPUs: below it the goroutines cost more
+// than they save.
+const parallelMin = 64
+
+// jqEach runs code on input(i) for each i below n (skipping those input
+// says not to run) with jqValues' limit, and gives the results by i.
+// A batch's records are independent and a compiled expression is safe to
+// run concurrently, so a large batch runs on up to GOMAXPROCS goroutines:
+// with jq the bulk of a map or filter step's cost, a run then uses the
+// cores a single loop leaves idle. Dry runs stay on one goroutine. Only
+// values are computed here: failures, counters and callbacks stay with
+// the caller, on Run's goroutine, in record order.
+func (b *batch) jqEach(ctx context.Context, code *gojq.Code, n int, input func(int) (any, bool), limit int) []jqResult {
+	res := make([]jqResult, n)
+	one := func(from, to int) {
+		for i := from; i < to; i++ {
+			if v, ok := input(i); ok {
+				res[i].vs, res[i].err = jqValues(ctx, code, v, limit)
+			}
+		}
+	}
+	workers := min(runtime.GOMAXPROCS(0), n/parallelMin)
+	if b.tr != nil || workers < 2 {
+		one(0, n)
+		return res
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() { one(w*n/workers, (w+1)*n/workers) })
+	}
+	wg.Wait()
+	return res
 }
 
 func failMessage(vs []any) (string, bool) {

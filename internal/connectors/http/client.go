@@ -17,6 +17,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/connector"
 	"github.com/sluice-dev/sluice/internal/flow"
+	"github.com/sluice-dev/sluice/internal/jsonx"
 )
 
 // MaxAnswer bounds the answer to one request (a page, or the answer to a
@@ -93,9 +94,13 @@ func (c *client) build(ctx context.Context, r *flow.CompiledRequest, input any, 
 	return &outgoing{method: r.Method, url: u, header: h}, nil
 }
 
-// withBody sets a JSON body.
-func (o *outgoing) withBody(v any) error {
-	b, err := json.Marshal(v)
+// withBody sets a JSON body (what json.Marshal gives).
+func (o *outgoing) withBody(v any) error { return o.withBodyBuffer(nil, v) }
+
+// withBodyBuffer is withBody writing into buf, made large enough for the
+// body (a batch of records) not to be grown step by step.
+func (o *outgoing) withBodyBuffer(buf []byte, v any) error {
+	b, err := jsonx.Append(buf, v)
 	if err != nil {
 		return fmt.Errorf("the body is not JSON: %w", err)
 	}
@@ -143,7 +148,7 @@ func (c *client) send(ctx context.Context, o *outgoing) (*answer, error) {
 		return nil, c.sendErr(ctx, o, err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxAnswer+1))
+	b, err := readAnswer(resp)
 	if err != nil {
 		return nil, c.sendErr(ctx, o, err)
 	}
@@ -156,6 +161,20 @@ func (c *client) send(ctx context.Context, o *outgoing) (*answer, error) {
 			Excerpt: c.excerpt(b), RetryAfter: retryAfter(resp.Header.Get("Retry-After"), c.now())}
 	}
 	return a, nil
+}
+
+// readAnswer reads an answer's body, at most MaxAnswer+1 bytes. A body
+// whose length is announced is read into one buffer of that size rather
+// than one grown step by step (pages of hundreds of kilobytes made
+// several times their size in garbage).
+func readAnswer(resp *stdhttp.Response) ([]byte, error) {
+	r := io.LimitReader(resp.Body, MaxAnswer+1)
+	if n := resp.ContentLength; n > 0 && n <= MaxAnswer {
+		buf := bytes.NewBuffer(make([]byte, 0, n+1)) // +1: EOF is seen without growing
+		_, err := buf.ReadFrom(r)
+		return buf.Bytes(), err
+	}
+	return io.ReadAll(r)
 }
 
 func (c *client) now() time.Time {
@@ -315,16 +334,7 @@ func decode(b []byte) (any, error) {
 	if len(bytes.TrimSpace(b)) == 0 {
 		return nil, nil
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	var v any
-	if err := d.Decode(&v); err != nil {
-		return nil, err
-	}
-	if _, err := d.Token(); err != io.EOF {
-		return nil, errors.New("there is more after the first JSON value")
-	}
-	return v, nil
+	return jsonx.Decode(b)
 }
 
 // decodeAnswer is the answer of a write or call as a value: JSON decoded,

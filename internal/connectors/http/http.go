@@ -28,7 +28,10 @@
 // offset, cursor and link_header (RFC 8288 rel="next") lead from one page
 // to the next. The Position after each batch names the page to fetch next
 // and how many of its records were already delivered, so Resume goes on
-// from there. A transient failure of a page (429, 5xx, a timeout, a reset
+// from there. Once Read has given the last records of a page, the next
+// page is fetched in the background while the caller works on them (one
+// page ahead at most; Close stops it), and the Position names that page
+// until Read delivers it. A transient failure of a page (429, 5xx, a timeout, a reset
 // connection) is tried again inside Read with exponential backoff and
 // jitter, honouring Retry-After, up to the retries setting.
 //

@@ -21,6 +21,9 @@ type Sink struct {
 	c     *client
 	req   *flow.CompiledRequest
 	batch int
+	// bodySize is the size of the last body sent, the first guess for
+	// the next one's buffer.
+	bodySize atomic.Int64
 
 	opened, closed bool
 }
@@ -208,12 +211,16 @@ func (s *Sink) request(ctx context.Context, recs []connector.Record) (*outgoing,
 		}
 		bodies[i] = b
 	}
+	var v any = bodies[0]
 	if s.batch > 1 {
-		err = o.withBody(bodies)
-	} else {
-		err = o.withBody(bodies[0])
+		v = bodies
 	}
-	return o, err
+	buf := make([]byte, 0, s.bodySize.Load()*9/8+64)
+	if err := o.withBodyBuffer(buf, v); err != nil {
+		return nil, err
+	}
+	s.bodySize.Store(int64(len(o.body)))
+	return o, nil
 }
 
 // body is what a record sends: the body jq's one value, or the record.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/connector"
 	"github.com/sluice-dev/sluice/internal/flow"
+	"github.com/sluice-dev/sluice/internal/jsonx"
 )
 
 // maxRecordsPerPage bounds the records one page may hold.
@@ -45,6 +46,27 @@ type Source struct {
 	index          int64
 	fetched        int // pages fetched by this source
 	max            cursorValue
+	// ahead is the fetch of next started when Read gave the last records
+	// of the page before (nil: none in flight).
+	ahead *prefetch
+}
+
+// prefetch is a page being fetched beside the engine's work on the page
+// before it.
+type prefetch struct {
+	ctx    context.Context
+	cancel context.CancelFunc
+	done   chan struct{}
+	res    pageResult // set when done is closed
+}
+
+// pageResult is a page fetched and its records picked, not yet taken by
+// Read.
+type pageResult struct {
+	recs []connector.Record
+	next page // the page after it, when more
+	more bool
+	err  error
 }
 
 var (
@@ -172,12 +194,23 @@ func (s *Source) Open(ctx context.Context) error {
 	return ctx.Err()
 }
 
-// Close releases the source. Idle connections belong to the connection's
-// client, which other sources share.
+// Close releases the source, stopping a page fetch still in flight. Idle
+// connections belong to the connection's client, which other sources
+// share.
 func (s *Source) Close() error {
 	s.closed = true
 	s.buf = nil
+	s.dropAhead()
 	return nil
+}
+
+// dropAhead stops the prefetch in flight, if any, and forgets it.
+func (s *Source) dropAhead() {
+	if s.ahead != nil {
+		s.ahead.cancel()
+		<-s.ahead.done
+		s.ahead = nil
+	}
 }
 
 // SetSince implements CursorSource.
@@ -259,86 +292,138 @@ func (s *Source) Read(ctx context.Context) ([]connector.Record, connector.Positi
 	if err != nil {
 		return nil, nil, fmt.Errorf("http: read: position: %w", err)
 	}
+	if len(s.buf) == 0 && !s.last {
+		s.startAhead(ctx)
+	}
 	return out, connector.Position(b), nil
 }
 
-// fetchNext fetches s.next and fills buf with its records not yet
-// delivered, moving next on (or setting last).
-func (s *Source) fetchNext(ctx context.Context) error {
-	o, err := s.pageRequest(ctx)
-	if err != nil {
-		return fmt.Errorf("http: read: %w", err)
-	}
+// startAhead starts fetching s.next while the caller works on the records
+// just returned: the engine maps and writes a page while the next one is
+// on its way, as a minimal loop could not. It moves nothing on: s.next
+// stays the page to fetch (and the Position says so) until fetchNext
+// takes the result, so a checkpoint never covers a page not delivered.
+// At most one page is fetched ahead, with ctx (the run's).
+func (s *Source) startAhead(ctx context.Context) {
+	pctx, cancel := context.WithCancel(ctx)
 	s.fetched++
-	page := s.describe()
-	where := o.where()
-	if page != "" {
-		where += " (" + page + ")"
-	}
-	a, err := s.fetch(ctx, o)
-	if err != nil {
-		// The error names the request already.
-		if page != "" {
-			return fmt.Errorf("http: read, %s: %w", page, err)
+	pf := &prefetch{ctx: pctx, cancel: cancel, done: make(chan struct{})}
+	p, n := s.next, s.fetched
+	go func() {
+		defer close(pf.done)
+		pf.res = s.load(pctx, p, n)
+	}()
+	s.ahead = pf
+}
+
+// fetchNext fetches s.next (or takes it from the prefetch in flight) and
+// fills buf with its records not yet delivered, moving next on (or
+// setting last).
+func (s *Source) fetchNext(ctx context.Context) error {
+	var r pageResult
+	if pf := s.ahead; pf != nil {
+		select {
+		case <-pf.done:
+		case <-ctx.Done():
+			s.dropAhead()
+			return fmt.Errorf("http: read: %w", context.Cause(ctx))
 		}
-		return fmt.Errorf("http: read: %w", err)
+		s.ahead = nil
+		pf.cancel()
+		r = pf.res
+		if r.err != nil && pf.ctx.Err() != nil && ctx.Err() == nil {
+			// The prefetch ended with the context of an earlier Read,
+			// not this one: fetch the page now.
+			r = s.load(ctx, s.next, s.fetched)
+		}
+	} else {
+		s.fetched++
+		r = s.load(ctx, s.next, s.fetched)
 	}
-	body, err := s.pageJSON(a)
-	if err != nil {
-		return fmt.Errorf("http: read %s: %w", where, err)
+	if r.err != nil {
+		return r.err
 	}
-	recs, err := s.records(ctx, body)
-	if err != nil {
-		return fmt.Errorf("http: read %s: %w", where, err)
-	}
-	cur := s.next
-	next, more, err := s.after(ctx, a, body, len(recs))
-	if err != nil {
-		return fmt.Errorf("http: read %s: %w", where, err)
-	}
-	skip := min(s.skip, len(recs))
+	skip := min(s.skip, len(r.recs))
 	s.skip = 0
-	for i := range recs {
-		recs[i].Meta.Index = s.index + int64(i-skip) + 1
+	for i := range r.recs {
+		r.recs[i].Meta.Index = s.index + int64(i-skip) + 1
 	}
-	s.buf, s.cur, s.curDone = recs[skip:], cur, skip
-	if more {
-		s.next = next
+	s.buf, s.cur, s.curDone = r.recs[skip:], s.next, skip
+	if r.more {
+		s.next = r.next
 	} else {
 		s.last = true
 	}
 	return nil
 }
 
-// describe names the page being fetched in errors ("" for style none).
-func (s *Source) describe() string {
+// load fetches page p, the n'th page of this source, and picks its
+// records. It reads the source's settings only, never its state, so a
+// prefetch runs it beside Read.
+func (s *Source) load(ctx context.Context, p page, n int) pageResult {
+	fail := func(err error) pageResult { return pageResult{err: err} }
+	o, err := s.pageRequest(ctx, p)
+	if err != nil {
+		return fail(fmt.Errorf("http: read: %w", err))
+	}
+	name := s.describe(p, n)
+	where := o.where()
+	if name != "" {
+		where += " (" + name + ")"
+	}
+	a, err := s.fetch(ctx, o)
+	if err != nil {
+		// The error names the request already.
+		if name != "" {
+			return fail(fmt.Errorf("http: read, %s: %w", name, err))
+		}
+		return fail(fmt.Errorf("http: read: %w", err))
+	}
+	body, err := s.pageJSON(a)
+	if err != nil {
+		return fail(fmt.Errorf("http: read %s: %w", where, err))
+	}
+	recs, err := s.records(ctx, body)
+	if err != nil {
+		return fail(fmt.Errorf("http: read %s: %w", where, err))
+	}
+	next, more, err := s.after(ctx, a, body, len(recs), p)
+	if err != nil {
+		return fail(fmt.Errorf("http: read %s: %w", where, err))
+	}
+	return pageResult{recs: recs, next: next, more: more}
+}
+
+// describe names page p, the n'th of this run, in errors ("" for style
+// none).
+func (s *Source) describe(p page, n int) string {
 	switch s.pg.Style {
 	case "page":
-		return fmt.Sprintf("page %d", s.next.N)
+		return fmt.Sprintf("page %d", p.N)
 	case "offset":
-		return fmt.Sprintf("offset %d", s.next.N)
+		return fmt.Sprintf("offset %d", p.N)
 	case "none":
 		return ""
 	}
-	return fmt.Sprintf("page %d of this run", s.fetched)
+	return fmt.Sprintf("page %d of this run", n)
 }
 
-// pageRequest builds the request of s.next.
-func (s *Source) pageRequest(ctx context.Context) (*outgoing, error) {
+// pageRequest builds the request of page p.
+func (s *Source) pageRequest(ctx context.Context, p page) (*outgoing, error) {
 	extra := url.Values{}
-	first := s.next.Cursor == nil && s.next.Link == ""
+	first := p.Cursor == nil && p.Link == ""
 	if s.incParam != "" && s.since != "" && (s.pg.Style != "link_header" || first) {
 		extra.Set(s.incParam, s.since)
 	}
-	if s.pg.SizeParam != "" && s.pg.Size > 0 && s.next.Link == "" {
+	if s.pg.SizeParam != "" && s.pg.Size > 0 && p.Link == "" {
 		extra.Set(s.pg.SizeParam, strconv.Itoa(s.pg.Size))
 	}
 	switch s.pg.Style {
 	case "page", "offset":
-		extra.Set(s.pg.Param, strconv.Itoa(s.next.N))
+		extra.Set(s.pg.Param, strconv.Itoa(p.N))
 	case "cursor":
-		if s.next.Cursor != nil {
-			extra.Set(s.pg.Param, *s.next.Cursor)
+		if p.Cursor != nil {
+			extra.Set(s.pg.Param, *p.Cursor)
 		}
 	}
 	o, err := s.c.build(ctx, s.read.Request, nil, nil, extra)
@@ -354,8 +439,8 @@ func (s *Source) pageRequest(ctx context.Context) (*outgoing, error) {
 			return nil, err
 		}
 	}
-	if s.next.Link != "" {
-		u, err := s.linkURL(s.next.Link)
+	if p.Link != "" {
+		u, err := s.linkURL(p.Link)
 		if err != nil {
 			return nil, err
 		}
@@ -434,9 +519,8 @@ func jsonish(mt string) bool {
 
 // jsonErr says where a JSON syntax error is, without the document.
 func jsonErr(err error) string {
-	var se *json.SyntaxError
-	if errors.As(err, &se) {
-		return fmt.Sprintf("%s (at byte %d)", se.Error(), se.Offset)
+	if off, ok := jsonx.SyntaxOffset(err); ok {
+		return fmt.Sprintf("%s (at byte %d)", err.Error(), off)
 	}
 	return err.Error()
 }
@@ -462,18 +546,18 @@ func (s *Source) records(ctx context.Context, body any) ([]connector.Record, err
 	return out, nil
 }
 
-// after works out the page after the one just fetched (n records), and
+// after works out the page after cur, just fetched with n records, and
 // whether there is one.
-func (s *Source) after(ctx context.Context, a *answer, body any, n int) (page, bool, error) {
+func (s *Source) after(ctx context.Context, a *answer, body any, n int, cur page) (page, bool, error) {
 	switch s.pg.Style {
 	case "page", "offset":
 		if n == 0 || (s.pg.Size > 0 && n < s.pg.Size) {
 			return page{}, false, nil
 		}
 		if s.pg.Style == "page" {
-			return page{N: s.next.N + 1}, true, nil
+			return page{N: cur.N + 1}, true, nil
 		}
-		return page{N: s.next.N + n}, true, nil
+		return page{N: cur.N + n}, true, nil
 	case "cursor":
 		vs, err := runJQ(ctx, s.read.Next, body, 1)
 		if err != nil {
@@ -486,7 +570,7 @@ func (s *Source) after(ctx context.Context, a *answer, body any, n int) (page, b
 		if !ok {
 			return page{}, false, fmt.Errorf("paginate.next gave %s: the cursor must be text or a number", describe(vs[0]))
 		}
-		if s.next.Cursor != nil && *s.next.Cursor == c {
+		if cur.Cursor != nil && *cur.Cursor == c {
 			return page{}, false, errors.New("paginate.next gave the same cursor as the page's own: stopping rather than read the same page forever")
 		}
 		return page{Cursor: &c}, true, nil
@@ -499,7 +583,7 @@ func (s *Source) after(ctx context.Context, a *answer, body any, n int) (page, b
 		if err != nil {
 			return page{}, false, err
 		}
-		if rel == s.next.Link {
+		if rel == cur.Link {
 			return page{}, false, errors.New("the Link header's next is the page itself: stopping rather than read it forever")
 		}
 		return page{Link: rel}, true, nil
