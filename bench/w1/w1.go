@@ -1,7 +1,8 @@
 // Package w1 holds what the W1 benchmark (issue 5, Measure) needs in more
-// than one place: the generator of its order records, the baseline loop
-// that Sluice is compared with, and the passthrough through the file
-// connector that stands in for the engine until the engine exists.
+// than one place: the generator of its order records, the flow that maps
+// them, the baseline loop that Sluice is compared with, and the
+// passthrough through the file connector alone (no engine), which tells
+// the connector's share of the cost.
 package w1
 
 import (
@@ -18,6 +19,18 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/connector"
 )
+
+// Flow is the W1 flow: every order mapped to a smaller object (seven
+// fields and the item lines), NDJSON in, NDJSON out, under the files
+// directory. bench/w1/flowrun runs it as a real run; the engine's
+// BenchmarkW1 runs it in process.
+const Flow = `name: w1
+read: {file: {path: in.ndjson, format: ndjson}}
+entity_id: .id
+steps:
+  - map: '{order_no, status, amount: .total, currency, email: .customer.email, lines: [.items[] | {sku, qty}], city: .shipping.city}'
+write: {file: {path: out.ndjson, format: ndjson}}
+`
 
 // order is one W1 record: a shop order of about 400 bytes as NDJSON.
 type order struct {

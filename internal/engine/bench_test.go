@@ -15,13 +15,8 @@ import (
 // bench/w1/run.sh measures 1 million.
 const w1Records = 100_000
 
-const w1Flow = `name: w1
-read: {file: {path: in.ndjson, format: ndjson}}
-entity_id: .id
-steps:
-  - map: '{order_no, status, amount: .total, currency, email: .customer.email, lines: [.items[] | {sku, qty}], city: .shipping.city}'
-write: {file: {path: out.ndjson, format: ndjson}}
-`
+// w1Flow is the W1 flow: NDJSON → map → NDJSON.
+const w1Flow = w1.Flow
 
 func w1Input(b *testing.B) string {
 	b.Helper()

@@ -50,6 +50,17 @@ func Append(dst []byte, v any) ([]byte, error) {
 	return append(dst, b...), nil
 }
 
+// AppendUnescaped appends v as a json.Encoder with SetEscapeHTML(false)
+// writes it, without the newline: <, > and & stay as they are, which is
+// what files of records want.
+func AppendUnescaped(dst []byte, v any) ([]byte, error) {
+	b, err := gojson.MarshalWithOption(v, gojson.DisableHTMLEscape())
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, b...), nil
+}
+
 // Marshal is json.Marshal, faster.
 func Marshal(v any) ([]byte, error) { return gojson.Marshal(v) }
 

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
+	"math/big"
 	"reflect"
 	"testing"
 )
@@ -53,6 +55,16 @@ func TestSameAsEncodingJSON(t *testing.T) {
 		gotText, err := Append([]byte("prefix:"), want)
 		if err != nil || string(gotText) != "prefix:"+string(wantText) {
 			t.Errorf("%q: Append = %s, %v; json.Marshal = %s", c, gotText, err, wantText)
+		}
+		var enc bytes.Buffer
+		e := json.NewEncoder(&enc)
+		e.SetEscapeHTML(false)
+		if err := e.Encode(want); err != nil {
+			t.Fatal(err)
+		}
+		gotText, err = AppendUnescaped([]byte("prefix:"), want)
+		if err != nil || string(gotText)+"\n" != "prefix:"+enc.String() {
+			t.Errorf("%q: AppendUnescaped = %s, %v; json.Encoder = %s", c, gotText, err, enc.String())
 		}
 	}
 }
@@ -107,5 +119,25 @@ func TestSyntaxOffset(t *testing.T) {
 	_, err := Decode([]byte(`{"a": [1, 2,]}`))
 	if off, ok := SyntaxOffset(err); !ok || off < 10 || off > 13 {
 		t.Errorf("offset %d, %v of %v", off, ok, err)
+	}
+}
+
+// TestAppendGoValues: the values jq gives back (int, float64, *big.Int)
+// are written as json.Marshal writes them, and what it refuses (NaN) is
+// refused.
+func TestAppendGoValues(t *testing.T) {
+	big1, _ := new(big.Int).SetString("123456789012345678901234567890", 10)
+	for _, v := range []any{0, -7, int64(1) << 62, 0.1, 1e21, 1e-7, -0.0, 3.0, float32(1.5), big1,
+		map[string]any{"z": 1, "a": []any{1.5, "x<y>&", nil, true}}, []any{}, map[string]any{}} {
+		want, werr := json.Marshal(v)
+		got, gerr := Append(nil, v)
+		if werr != nil || gerr != nil || string(got) != string(want) {
+			t.Errorf("%#v: Append = %s, %v; json.Marshal = %s, %v", v, got, gerr, want, werr)
+		}
+	}
+	for _, v := range []any{math.NaN(), math.Inf(1), map[string]any{"f": func() {}}} {
+		if got, err := Append(nil, v); err == nil {
+			t.Errorf("%#v: Append = %s, want an error", v, got)
+		}
 	}
 }

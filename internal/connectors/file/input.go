@@ -35,13 +35,29 @@ type Source struct {
 	o      Options
 	resume *position
 
-	root    *os.Root
-	f       *os.File
-	dec     decoder
-	opened  bool
+	root   *os.Root
+	f      *os.File
+	dec    decoder
+	opened bool
+	closed bool
+
+	// The decoder runs one batch ahead of Read in its own goroutine
+	// (readAhead, started by the first Read), so that decoding the next
+	// batch overlaps the caller's work on the last one: the steps, or a
+	// database's answer. Only that goroutine touches dec, eof and pending.
+	ahead   chan batch
+	stop    chan struct{}
+	done    chan struct{}
+	last    error // the io.EOF or fatal error a Read returned, returned again
 	eof     bool
-	closed  bool
 	pending error // a fatal error found after the records of the last batch
+}
+
+// batch is one Read's answer.
+type batch struct {
+	recs []connector.Record
+	pos  connector.Position
+	err  error
 }
 
 var (
@@ -175,13 +191,53 @@ func (s *Source) Read(ctx context.Context) ([]connector.Record, connector.Positi
 		return nil, nil, connector.ErrClosed
 	case !s.opened || s.dec == nil:
 		return nil, nil, errors.New("file: Read before a successful Open")
-	case s.pending != nil:
-		return nil, nil, s.pending
-	case s.eof:
-		return nil, nil, io.EOF
+	case s.last != nil:
+		return nil, nil, s.last
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, nil, fmt.Errorf("read %q: %w", s.o.Path, err)
+	}
+	if s.ahead == nil {
+		s.ahead, s.stop, s.done = make(chan batch), make(chan struct{}), make(chan struct{})
+		go s.readAhead()
+	}
+	select {
+	case b := <-s.ahead:
+		if b.err != nil {
+			s.last = b.err
+			return nil, nil, b.err
+		}
+		return b.recs, b.pos, nil
+	case <-ctx.Done():
+		// The batch is not lost: the next Read gets it.
+		return nil, nil, fmt.Errorf("read %q: %w", s.o.Path, ctx.Err())
+	}
+}
+
+// readAhead decodes batch after batch, handing each to Read, until the
+// end of the records, a fatal error, or Close.
+func (s *Source) readAhead() {
+	defer close(s.done)
+	for {
+		b := s.decodeBatch()
+		select {
+		case s.ahead <- b:
+		case <-s.stop:
+			return
+		}
+		if b.err != nil {
+			return
+		}
+	}
+}
+
+// decodeBatch decodes up to BatchSize records.
+func (s *Source) decodeBatch() batch {
+	switch {
+	case s.pending != nil:
+		return batch{err: s.pending}
+	case s.eof:
+		return batch{err: io.EOF}
 	}
 	recs := make([]connector.Record, 0, s.o.BatchSize)
 	for len(recs) < s.o.BatchSize {
@@ -200,13 +256,13 @@ func (s *Source) Read(ctx context.Context) ([]connector.Record, connector.Positi
 	}
 	if len(recs) == 0 {
 		if s.pending != nil {
-			return nil, nil, s.pending
+			return batch{err: s.pending}
 		}
-		return nil, nil, io.EOF
+		return batch{err: io.EOF}
 	}
 	off, line, idx := s.dec.pos()
 	p := position{Path: s.o.Path, Format: s.o.Format, Offset: off, Line: line, Index: idx}
-	return recs, p.encode(), nil
+	return batch{recs: recs, pos: p.encode()}
 }
 
 // Close closes the file and the files directory. It may be called at any
@@ -216,6 +272,10 @@ func (s *Source) Close() error {
 		return nil
 	}
 	s.closed = true
+	if s.stop != nil {
+		close(s.stop)
+		<-s.done // the decoder is done with the file
+	}
 	var errs []error
 	if s.f != nil {
 		errs = append(errs, s.f.Close())

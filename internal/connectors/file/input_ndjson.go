@@ -9,6 +9,7 @@ import (
 	"io"
 
 	"github.com/sluice-dev/sluice/internal/connector"
+	"github.com/sluice-dev/sluice/internal/jsonx"
 )
 
 // ndjsonDecoder reads one JSON value per line. Lines holding only white
@@ -57,9 +58,13 @@ func (d *ndjsonDecoder) next() (connector.Record, error) {
 }
 
 // decode reads exactly one JSON value from b, keeping numbers as
-// json.Number. A Decoder per line costs no more than json.Unmarshal (which
-// cannot keep numbers exact) and lets a malformed line fail alone.
+// json.Number. A line goes through jsonx (goccy/go-json: the values
+// encoding/json gives, faster); a line it refuses is decoded again by encoding/json, whose error says
+// what is wrong. A Decoder per line lets a malformed line fail alone.
 func (d *ndjsonDecoder) decode(b []byte) (any, error) {
+	if v, err := jsonx.Decode(b); err == nil {
+		return v, nil
+	}
 	d.lr.Reset(b)
 	dec := json.NewDecoder(&d.lr)
 	dec.UseNumber()

@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/sluice-dev/sluice/internal/jsonx"
 )
 
 func newEncoder(buf *bytes.Buffer, o Options, existing *csvHeader) (encoder, error) {
@@ -40,22 +42,37 @@ func jsonEncoderFor(w io.Writer) *json.Encoder {
 	return enc
 }
 
-// ndjsonEncoder writes one JSON value per line. json.Encoder writes
-// nothing when a value cannot be encoded, so a bad record leaves no trace.
-type ndjsonEncoder struct{ enc *json.Encoder }
+// ndjsonEncoder writes one JSON value per line. A value is encoded whole
+// before it is written, so a bad record leaves no trace.
+type ndjsonEncoder struct {
+	buf     *bytes.Buffer
+	scratch []byte
+}
 
 func newNDJSONEncoder(buf *bytes.Buffer) *ndjsonEncoder {
-	return &ndjsonEncoder{enc: jsonEncoderFor(buf)}
+	return &ndjsonEncoder{buf: buf}
 }
 
 func (e *ndjsonEncoder) begin() {}
 func (e *ndjsonEncoder) end()   {}
 
 func (e *ndjsonEncoder) encode(v any) error {
-	if err := e.enc.Encode(v); err != nil {
+	b, err := jsonx.AppendUnescaped(e.scratch[:0], v)
+	if err != nil {
 		return fmt.Errorf("cannot be written as JSON: %w", err)
 	}
+	e.buf.Write(append(b, '\n'))
+	e.scratch = keepScratch(b)
 	return nil
+}
+
+// keepScratch keeps an encoding buffer for the next record unless a huge
+// record grew it.
+func keepScratch(b []byte) []byte {
+	if cap(b) > writeBuffer {
+		return nil
+	}
+	return b
 }
 
 // jsonEncoder writes one JSON array, an element per line:
@@ -66,15 +83,12 @@ func (e *ndjsonEncoder) encode(v any) error {
 //	]
 type jsonEncoder struct {
 	buf     *bytes.Buffer
-	scratch bytes.Buffer
-	enc     *json.Encoder
+	scratch []byte
 	n       int
 }
 
 func newJSONEncoder(buf *bytes.Buffer) *jsonEncoder {
-	e := &jsonEncoder{buf: buf}
-	e.enc = jsonEncoderFor(&e.scratch)
-	return e
+	return &jsonEncoder{buf: buf}
 }
 
 func (e *jsonEncoder) begin() { e.buf.WriteByte('[') }
@@ -88,8 +102,8 @@ func (e *jsonEncoder) end() {
 }
 
 func (e *jsonEncoder) encode(v any) error {
-	e.scratch.Reset()
-	if err := e.enc.Encode(v); err != nil {
+	b, err := jsonx.AppendUnescaped(e.scratch[:0], v)
+	if err != nil {
 		return fmt.Errorf("cannot be written as JSON: %w", err)
 	}
 	if e.n == 0 {
@@ -97,7 +111,8 @@ func (e *jsonEncoder) encode(v any) error {
 	} else {
 		e.buf.WriteString(",\n")
 	}
-	e.buf.Write(bytes.TrimSuffix(e.scratch.Bytes(), []byte{'\n'}))
+	e.buf.Write(b)
+	e.scratch = keepScratch(b)
 	e.n++
 	return nil
 }

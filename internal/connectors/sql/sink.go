@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/sluice-dev/sluice/internal/connector"
+	"github.com/sluice-dev/sluice/internal/jsonx"
 )
 
 // Sink inserts or upserts records as rows of a table.
@@ -28,8 +29,14 @@ type Sink struct {
 	copy   bool // PostgreSQL: try COPY first (copy.go)
 
 	db     *stdsql.DB
-	opened bool
-	closed bool
+	cc     *stdsql.Conn    // the COPY connection (copy.go)
+	staged map[string]bool // the stage tables that exist on cc
+	// directSkip counts the upsert batches left that go to the stage
+	// without trying a plain COPY; directBackoff is what it was last set
+	// to (copy.go).
+	directSkip, directBackoff int
+	opened                    bool
+	closed                    bool
 }
 
 var _ connector.Sink = (*Sink)(nil)
@@ -104,15 +111,18 @@ func (s *Sink) Close() error {
 		return nil
 	}
 	s.closed = true
+	s.releaseCopyConn()
 	if s.db != nil {
 		return s.db.Close()
 	}
 	return nil
 }
 
-// row is one record ready to insert.
+// row is one record to insert: its fields, and their statement
+// parameters once converted (convert).
 type row struct {
 	index int
+	m     map[string]any
 	vals  []any
 }
 
@@ -130,6 +140,8 @@ func (s *Sink) Write(ctx context.Context, records []connector.Record) ([]connect
 	groups := map[string][]row{}
 	colsOf := map[string][]string{}
 	var order []string
+	var lastCols []string // the columns of the record before, checked
+	var lastSig string
 	for i, r := range records {
 		m, ok := r.Data.(map[string]any)
 		if !ok {
@@ -138,6 +150,10 @@ func (s *Sink) Write(ctx context.Context, records []connector.Record) ([]connect
 		}
 		if len(m) == 0 {
 			out[i].Err = errors.New("sql: the record has no fields")
+			continue
+		}
+		if sameKeys(m, lastCols) { // records of a flow mostly share their fields
+			groups[lastSig] = append(groups[lastSig], row{index: i, m: m})
 			continue
 		}
 		cols := make([]string, 0, len(m))
@@ -160,25 +176,13 @@ func (s *Sink) Write(ctx context.Context, records []connector.Record) ([]connect
 				continue
 			}
 		}
-		vals := make([]any, len(cols))
-		for j, c := range cols {
-			v, err := param(m[c], s.conn.Dialect)
-			if err != nil {
-				bad = fmt.Errorf("sql: field %s: %w", c, err)
-				break
-			}
-			vals[j] = v
-		}
-		if bad != nil {
-			out[i].Err = bad
-			continue
-		}
 		sig := strings.Join(cols, ",")
 		if _, ok := groups[sig]; !ok {
 			order = append(order, sig)
 			colsOf[sig] = cols
 		}
-		groups[sig] = append(groups[sig], row{index: i, vals: vals})
+		groups[sig] = append(groups[sig], row{index: i, m: m})
+		lastCols, lastSig = cols, sig
 	}
 	for _, sig := range order {
 		cols := colsOf[sig]
@@ -202,12 +206,54 @@ func (s *Sink) Write(ctx context.Context, records []connector.Record) ([]connect
 				}
 				// Write the rows by statements, which tell the bad ones.
 			}
-			if err := s.insert(ctx, cols, rows[start:end], out); err != nil {
+			if err := s.insert(ctx, cols, s.convert(cols, rows[start:end], out), out); err != nil {
 				return nil, err
 			}
 		}
 	}
 	return out, nil
+}
+
+// convert sets the statement parameters of rows and returns the rows
+// whose values all convert; each other row fails with the field that
+// does not. COPY converts as it streams (copy.go) and needs no
+// parameters, so only the statements call this.
+func (s *Sink) convert(cols []string, rows []row, out []connector.Outcome) []row {
+	good := rows[:0:0]
+	for _, r := range rows {
+		if r.vals == nil {
+			vals := make([]any, len(cols))
+			var bad error
+			for j, c := range cols {
+				v, err := param(r.m[c], s.conn.Dialect)
+				if err != nil {
+					bad = fmt.Errorf("sql: field %s: %w", c, err)
+					break
+				}
+				vals[j] = v
+			}
+			if bad != nil {
+				out[r.index].Err = bad
+				continue
+			}
+			r.vals = vals
+		}
+		good = append(good, r)
+	}
+	return good
+}
+
+// sameKeys reports whether m's keys are exactly cols.
+func sameKeys(m map[string]any, cols []string) bool {
+	if len(cols) == 0 || len(m) != len(cols) {
+		return false
+	}
+	for _, c := range cols {
+		if _, ok := m[c]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 func missingKey(cols, key []string) string {
@@ -222,6 +268,9 @@ func missingKey(cols, key []string) string {
 // insert writes rows in one statement; on a data error it splits them.
 // It returns an error only when the whole call must fail.
 func (s *Sink) insert(ctx context.Context, cols []string, rows []row, out []connector.Outcome) error {
+	if len(rows) == 0 {
+		return nil
+	}
 	q, args := s.statement(cols, rows)
 	_, err := s.db.ExecContext(ctx, q, args...)
 	if err == nil {
@@ -368,7 +417,7 @@ func text(v any) (string, error) {
 	case json.Number:
 		return x.String(), nil
 	default:
-		b, err := json.Marshal(x)
+		b, err := jsonx.Append(nil, x)
 		if err != nil {
 			return "", err
 		}

@@ -294,7 +294,7 @@ func TestCopyPathTaken(t *testing.T) {
 		s := d.sink(t, map[string]any{"table": "orders", "mode": mode, "key": []any{"id"}})
 		id := strconv.Itoa(i + 1)
 		for range 2 {
-			if err := s.copyRows(context.Background(), []string{"id", "name"}, []row{{vals: []any{id, "z" + mode}}}); err != nil {
+			if err := s.copyRows(context.Background(), []string{"id", "name"}, []row{{m: map[string]any{"id": id, "name": "z" + mode}}}); err != nil {
 				if mode == "insert" {
 					break // the second insert of the same id fails, as it should
 				}
