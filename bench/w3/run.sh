@@ -20,7 +20,7 @@
 #   N=1000000   records
 #   SEED=1      generator seed
 #   ROUNDS=2    rounds, each \copy then Sluice
-#   BATCH=500   records per source batch, and so per sink Write (the runs
+#   BATCH=1000  records per source batch, and so per sink Write (the runs
 #               layer's default)
 #   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres
 #   KEEP=0      1 keeps the temporary directory and the database
@@ -29,7 +29,7 @@ set -euo pipefail
 N=${N:-1000000}
 SEED=${SEED:-1}
 ROUNDS=${ROUNDS:-2}
-BATCH=${BATCH:-500}
+BATCH=${BATCH:-1000}
 KEEP=${KEEP:-0}
 export PGHOST=${PGHOST:-127.0.0.1} PGPORT=${PGPORT:-5432} PGUSER=${PGUSER:-postgres}
 
