@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"strings"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/connection"
+	"github.com/sluice-dev/sluice/internal/consumer"
 	"github.com/sluice-dev/sluice/internal/flow"
 	"github.com/sluice-dev/sluice/internal/netguard"
 	"github.com/sluice-dev/sluice/internal/pipeline"
@@ -110,6 +112,8 @@ func secretColumns() []secrets.Columns {
 		{Table: "connections", ID: "id", Term: "secrets_term", Secrets: []string{"secrets"}},
 		// The secret that signs a project's alert webhooks.
 		runs.AlertSecretColumns(),
+		// A service consumer's JWT HS or HMAC secret.
+		consumer.SecretColumns(),
 	}
 }
 
@@ -132,6 +136,11 @@ type App struct {
 	Server      *web.Server
 	// Out is where the setup link is printed (stdout by default).
 	Out io.Writer
+
+	// Consumers manages service consumers; ConsumerAuth verifies their
+	// calls (POST /call/{p}/{flow}).
+	Consumers    *consumer.Service
+	ConsumerAuth *consumer.Verifier
 
 	httpSrv  *http.Server
 	listener net.Listener
@@ -195,6 +204,17 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 	network := connection.NewGuardedNetwork(st, egressAllow, connection.HTTPAuth)
 	network.SaveSecrets = a.Connections.SaveSecrets
 	a.Connections.Network = network
+	a.Consumers = consumer.NewService(st, a.Keyring)
+	a.ConsumerAuth = consumer.NewVerifier(st, a.Keyring)
+	a.ConsumerAuth.Log = log
+	a.ConsumerAuth.ClientIP = func(r *http.Request) netip.Addr { return httpx.ClientIPFrom(r.Context()) }
+	a.ConsumerAuth.JWKSClient = func(ctx context.Context, projectID string) (*http.Client, error) {
+		p, err := network.Policy(ctx, projectID)
+		if err != nil {
+			return nil, err
+		}
+		return p.HTTPClient(nil, 10*time.Second), nil
+	}
 	a.Runs.Connections = runs.ProjectConnections{SQL: a.Connections, HTTP: a.Connections}
 	a.Runs.StuckAfter = c.RunStuckAfter
 	a.Scheduler = runs.NewScheduler(a.Runs)
@@ -227,6 +247,7 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 	a.Queue = q
 	a.Keyring.SetQueue(q)
 	a.Runs.SetQueue(q)
+	a.Runs.SetDynamic(runs.DynamicOptions{Sealer: a.Keyring})
 	a.Metrics.SetQueueDepthFunc(q.Depth)
 	return a, nil
 }
@@ -247,7 +268,7 @@ func (a *App) BuildServer() error {
 	a.Server = web.New(web.Deps{
 		Accounts: a.Accounts,
 		Projects: projects,
-		API: &api.API{Accounts: a.Accounts, Projects: projects, Connections: connections, Pipelines: pipelines, Runs: a.Runs, Scheduler: a.Scheduler, Alerts: a.Alerts, Keyring: a.Keyring, Store: a.Store,
+		API: &api.API{ConsumerAuth: a.ConsumerAuth, Accounts: a.Accounts, Projects: projects, Connections: connections, Consumers: a.Consumers, Pipelines: pipelines, Runs: a.Runs, Scheduler: a.Scheduler, Alerts: a.Alerts, Keyring: a.Keyring, Store: a.Store,
 			TLS: c.TLS(), SessionMax: sessionMax, BaseURL: a.BaseURL},
 		Console: console.New(a.Accounts, c.TLS(), sessionMax),
 		Metrics: a.Metrics,

@@ -115,6 +115,9 @@ func (b *batch) account(c *Counters) {
 	for i := range b.units {
 		u := &b.units[i]
 		c.Read++
+		if st := b.e.statuses; st != nil && u.n < len(st) {
+			st[u.n] = unitStatus(u)
+		}
 		switch {
 		case u.failed > 0:
 			c.Failed++
@@ -225,6 +228,10 @@ func (b *batch) step(ctx context.Context, s *flow.CompiledStep, in []item) []ite
 	case flow.StepRespond:
 		if b.tr != nil {
 			b.tr.respond(ctx, s, in)
+			return in
+		}
+		if b.e.answers != nil {
+			return b.respond(ctx, s, stage, in)
 		}
 		return in
 	}

@@ -47,10 +47,12 @@
 //     non-nil answer (Outcome.Response) goes under the write's As field
 //     when the record is an object (files answer nothing, so a record
 //     written to a file is unchanged).
-//   - respond: does nothing outside sync dynamic flows (docs/flows.md).
+//   - respond: in RunRecords, the expression's first value (null when it
+//     gives none) is the record's answer to its caller, and the record
+//     goes on; a jq error fails the record. Run ignores respond steps,
+//     so a sync dynamic flow can also be reprocessed (docs/flows.md).
 //
-// A jq runtime error fails that record only. Sync dynamic flows are not
-// supported yet: New refuses them (a dry run takes them).
+// A jq runtime error fails that record only.
 //
 // # Retries
 //
@@ -189,6 +191,11 @@ type Engine struct {
 	c     *flow.Compiled
 	sinks map[string]connector.Sink
 	opts  Options
+	// answers collects the respond values of each record in RunRecords,
+	// by the record's index; nil in Run.
+	answers [][]any
+	// statuses is each record's status in RunRecords; nil in Run.
+	statuses []string
 }
 
 // WriteSteps lists the write steps of a flow, switch cases included, in
@@ -222,12 +229,11 @@ func stepsOf(c *flow.Compiled, kind flow.StepKind) []*flow.CompiledStep {
 // New checks that the engine can run c with these sinks, keyed by the
 // Path of each write step (see WriteSteps), and opts.Callers, keyed by
 // the Path of each call step (see CallSteps): every write step must have
-// a Sink and every call step a Caller, and c must not use what the
-// engine does not support yet (sync dynamic flows). The engine opens and
+// a Sink and every call step a Caller. The engine opens and
 // closes the sinks and callers; one Sink may serve several write steps.
 //
-// An engine built for a dry run (opts.DryRun) also takes sync dynamic
-// flows, needs no Caller when it makes no calls, and needs no Sink or
+// An engine built for a dry run (opts.DryRun) needs no Caller when it
+// makes no calls, and needs no Sink or
 // Caller for the steps opts.DryRun.Broken names.
 func New(c *flow.Compiled, sinks map[string]connector.Sink, opts Options) (*Engine, error) {
 	if c == nil {
@@ -238,9 +244,6 @@ func New(c *flow.Compiled, sinks map[string]connector.Sink, opts Options) (*Engi
 	}
 	var errs []error
 	dry := opts.DryRun
-	if c.Mode == "sync" && dry == nil {
-		errs = append(errs, errors.New("sync dynamic flows (respond) are not supported yet"))
-	}
 	broken := func(path string) bool { return dry != nil && dry.Broken[path] != nil }
 	var walk func([]flow.CompiledStep)
 	walk = func(steps []flow.CompiledStep) {

@@ -47,6 +47,7 @@ var requiredHints = map[string]string{
 	"Flow.name":          "a name for the flow, e.g. name: orders-to-erp",
 	"Flow.entity_id":     "a jq expression giving each record's ID, e.g. entity_id: .id; failed records are kept and fetched again by it",
 	"Schedule.cron":      `a 5-field cron expression (minute hour day-of-month month day-of-week), e.g. cron: "*/15 * * * *"`,
+	"Dynamic.timeout":    "how long a sync caller waits, e.g. timeout: 10s (default 30s, at most 5m)",
 	"Dynamic.mode":       "sync (the caller waits for the respond step's answer) or async (the caller gets 202 and the run ID)",
 	"Request.method":     "GET, POST, PUT, PATCH or DELETE",
 	"Request.path":       "the path on the connection's base URL, e.g. path: /orders",

@@ -31,7 +31,10 @@ const (
 type Compiled struct {
 	Flow *Flow
 	// Mode is "" for a batch flow, or the dynamic mode: sync or async.
-	Mode      string
+	Mode string
+	// Timeout is a dynamic flow's trigger.dynamic.timeout with its
+	// default; 0 for a batch flow.
+	Timeout   time.Duration
 	Schedules []CompiledSchedule
 	// Read is nil for dynamic flows, whose records are the call's body.
 	Read     *CompiledRead
@@ -167,6 +170,9 @@ func build(f *Flow, ps *problems) *Compiled {
 		out.Steps = append(out.Steps, CompiledStep{Kind: StepWrite, Path: "write", Write: c.write("write", f.Write)})
 	}
 	c.responds(f, out.Mode)
+	if out.Mode != "" {
+		out.Timeout = c.dynamicTimeout(f.Trigger.Dynamic.Timeout)
+	}
 	out.Retry = c.onError(f.OnError)
 	return out
 }
@@ -310,6 +316,26 @@ func (c *checker) onError(o *OnError) RetryPolicy {
 		c.ps.add(at, "max_backoff (%s) is shorter than backoff (%s): the wait starts at backoff and doubles up to max_backoff", p.MaxBackoff, p.Backoff)
 	}
 	return p
+}
+
+// Bounds of trigger.dynamic.timeout.
+const (
+	DefaultDynamicTimeout = 30 * time.Second
+	MaxDynamicTimeout     = 5 * time.Minute
+)
+
+// dynamicTimeout is trigger.dynamic.timeout with its default.
+func (c *checker) dynamicTimeout(d Duration) time.Duration {
+	const path = "trigger.dynamic.timeout"
+	v, ok := c.duration(path, d)
+	switch {
+	case !ok:
+		return DefaultDynamicTimeout
+	case v > MaxDynamicTimeout:
+		c.ps.add(path, "is %s, over the most allowed, %s: a caller should not wait longer (use mode: async for long work)", v, MaxDynamicTimeout)
+		return DefaultDynamicTimeout
+	}
+	return v
 }
 
 // maxWait caps backoff: a record waiting longer holds its run up.

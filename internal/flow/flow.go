@@ -51,6 +51,10 @@ type Dynamic struct {
 	// Mode sync answers the caller with the respond step's output; async
 	// answers 202 with the run ID at once.
 	Mode string `json:"mode" flow:"required,enum=sync|async"`
+	// Timeout bounds how long a sync caller waits for the answer
+	// (default DefaultDynamicTimeout, at most MaxDynamicTimeout); past it
+	// the caller gets 504 with the run ID and the run goes on.
+	Timeout Duration `json:"timeout,omitempty"`
 }
 
 // Read is where a batch flow's records come from: an HTTP API

@@ -280,6 +280,12 @@ func TestSweep(t *testing.T) {
 			runningLive := withJob()
 			begin(runningLive)
 			queuedNoJob := w.queued(t, f, store.TriggerManual)
+			// An async dynamic call's run whose job is gone is swept; a
+			// sync call's run, which never has a job, is judged by its
+			// heartbeat alone.
+			asyncNoJob := w.queued(t, f, store.TriggerDynamic)
+			syncRunning := w.queued(t, f, store.TriggerDynamic)
+			begin(syncRunning)
 			discarded := withJob()
 			begin(discarded)
 			// Its job failed its last attempt.
@@ -293,15 +299,15 @@ func TestSweep(t *testing.T) {
 			}
 
 			n, err := w.s.Sweep(ctx)
-			if err != nil || n != 2 {
-				t.Fatalf("first sweep ended %d runs (%v), want 2", n, err)
+			if err != nil || n != 3 {
+				t.Fatalf("first sweep ended %d runs (%v), want 3", n, err)
 			}
-			for _, r := range []*store.Run{queuedNoJob, discarded} {
+			for _, r := range []*store.Run{queuedNoJob, asyncNoJob, discarded} {
 				if got := w.load(t, r.ID); got.Status != store.RunFailed || !strings.Contains(got.Error, "queue job of this run is gone") || got.FinishedAt == nil {
 					t.Errorf("run whose job is gone: %+v", got)
 				}
 			}
-			for _, r := range []*store.Run{queuedLive, runningLive, cancelledNoHeart} {
+			for _, r := range []*store.Run{queuedLive, runningLive, cancelledNoHeart, syncRunning} {
 				if got := w.load(t, r.ID); got.Finished() {
 					t.Errorf("run %s ended too early: %+v", r.ID, got)
 				}
@@ -311,11 +317,13 @@ func TestSweep(t *testing.T) {
 			mu.Lock()
 			now = now.Add(2 * time.Hour)
 			mu.Unlock()
-			if n, err := w.s.Sweep(ctx); err != nil || n != 2 {
-				t.Fatalf("second sweep ended %d runs (%v), want 2", n, err)
+			if n, err := w.s.Sweep(ctx); err != nil || n != 3 {
+				t.Fatalf("second sweep ended %d runs (%v), want 3", n, err)
 			}
-			if r := w.load(t, runningLive.ID); r.Status != store.RunFailed || !strings.Contains(r.Error, "stopped reporting") {
-				t.Errorf("silent running run: %+v", r)
+			for _, id := range []string{runningLive.ID, syncRunning.ID} {
+				if r := w.load(t, id); r.Status != store.RunFailed || !strings.Contains(r.Error, "stopped reporting") {
+					t.Errorf("silent running run: %+v", r)
+				}
 			}
 			if r := w.load(t, cancelledNoHeart.ID); r.Status != store.RunCancelled {
 				t.Errorf("silent run asked to cancel: %+v", r)

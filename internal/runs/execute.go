@@ -9,6 +9,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/connector"
 	"github.com/sluice-dev/sluice/internal/engine"
+	"github.com/sluice-dev/sluice/internal/flow"
 	"github.com/sluice-dev/sluice/internal/store"
 )
 
@@ -95,6 +96,11 @@ func (s *Service) Execute(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	if run.Trigger == store.TriggerDynamic {
+		// An async call's body goes with the attempt, whatever becomes of
+		// it (buildDynamic takes it when the run begins).
+		defer s.dropBody(ctx, id)
+	}
 	if run.Finished() {
 		return nil
 	}
@@ -166,8 +172,17 @@ func (s *Service) Execute(ctx context.Context, id string) error {
 		return finish(store.RunCancelled, "cancelled")
 	}
 
-	c, src, sinks, err := s.build(ctx, run.ProjectID, f.Definition)
-	if err == nil && run.Trigger != store.TriggerReprocess {
+	var (
+		c     *flow.Compiled
+		src   connector.Source
+		sinks map[string]connector.Sink
+	)
+	if run.Trigger == store.TriggerDynamic {
+		c, src, sinks, err = s.buildDynamic(ctx, run, f.Definition)
+	} else {
+		c, src, sinks, err = s.build(ctx, run.ProjectID, f.Definition)
+	}
+	if err == nil && run.Trigger != store.TriggerReprocess && run.Trigger != store.TriggerDynamic {
 		if err = s.giveCursor(ctx, f.ID, src); err == nil {
 			incremental = src
 		} else {

@@ -57,6 +57,8 @@ type Service struct {
 
 	mu      sync.Mutex
 	cancels map[string]context.CancelCauseFunc
+	// dyn serves dynamic calls (dynamic.go).
+	dyn dynamic
 }
 
 // NewService builds the runs service; filesDir is the only directory

@@ -101,7 +101,9 @@ const liveJobStates = `('available', 'pending', 'running', 'retryable', 'schedul
 // and a queued or running run with no queue job of kind jobKind for it
 // (args {"run_id": ...}) that will still run: the job was discarded after
 // its last attempt, cancelled or deleted. Runs of sync dynamic calls have
-// no job and are judged by their heartbeat only.
+// no job and are judged by their heartbeat only; they are running from
+// the moment they exist, so a queued dynamic run is an async call's and
+// is judged by its job like any other.
 func (q *Q) StuckRuns(ctx context.Context, heartbeatBefore time.Time, jobKind string, limit int) ([]StuckRun, error) {
 	if limit <= 0 {
 		limit = 500
@@ -114,7 +116,7 @@ func (q *Q) StuckRuns(ctx context.Context, heartbeatBefore time.Time, jobKind st
 		CASE WHEN status = $1 AND COALESCE(heartbeat_at, started_at, created_at) < $2 THEN 1 ELSE 0 END
 		FROM runs WHERE status IN ($3, $1) AND (
 			(status = $1 AND COALESCE(heartbeat_at, started_at, created_at) < $2)
-			OR (trigger_kind <> $4 AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.kind = $5 AND `+jobRunID+` = runs.id AND j.state IN `+liveJobStates+`))
+			OR ((trigger_kind <> $4 OR status = $3) AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.kind = $5 AND `+jobRunID+` = runs.id AND j.state IN `+liveJobStates+`))
 		) ORDER BY id LIMIT $6`, RunRunning, heartbeatBefore.UTC(), RunQueued, TriggerDynamic, jobKind, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: list stuck runs: %w", err)

@@ -115,6 +115,9 @@ type mxWorld struct {
 	project, name string
 	// connection is an http connection of the project, with a secret.
 	connection string
+	// consumer is an HMAC service consumer of the project, allowed the
+	// flow, with a secret.
+	consumer string
 	// pipe is a pipe of the project and flow a flow in it (version 1,
 	// disabled).
 	pipe, flow string
@@ -290,6 +293,10 @@ func (fx *mxFixture) newWorld(t *testing.T, fresh mxWho) *mxWorld {
 	r = own.Do(t, "POST", "/api/v1/projects/"+w.project+"/pipes/"+w.pipe+"/flows", map[string]any{"definition": mxFlowDefinition("orders")})
 	wantStatus(t, r, http.StatusCreated, "create flow")
 	w.flow = r.String("id")
+	r = own.Do(t, "POST", "/api/v1/projects/"+w.project+"/consumers", map[string]any{"name": "shop", "flows": []string{w.flow},
+		"auth": map[string]any{"type": "hmac", "style": "github", "secret": "Matrix-Token-Secret-consumer-0123456789"}})
+	wantStatus(t, r, http.StatusCreated, "create consumer")
+	w.consumer = r.String("id")
 	return w
 }
 

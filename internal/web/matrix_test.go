@@ -82,6 +82,16 @@ var mxSessionCookie = httpx.SessionCookieName(false)
 func matrixRows() []mxRow {
 	return []mxRow{
 		// Probes and metrics: public, the same for everyone.
+		// A dynamic call takes a service consumer's credentials only: a
+		// user's session or API key is no credential there, whoever the
+		// user is, and no run starts.
+		{route: "POST /call/{project}/{flow}", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/call/" + c.w.project + "/" + c.w.flow, body: map[string]any{"id": 1}, check: func(r *apptest.Response) {
+				if r.Header.Get("WWW-Authenticate") == "" || r.Header.Get("X-Sluice-Run-Id") != "" {
+					c.t.Errorf("refused call: WWW-Authenticate %q, run %q", r.Header.Get("WWW-Authenticate"), r.Header.Get("X-Sluice-Run-Id"))
+				}
+			}}
+		}, want: mxExpect{Owner: 401, Admin: 401, Standard: 401, GroupAdmin: 401, GroupStandard: 401, Outsider: 401, InstanceAdmin: 401, Anon: 401}},
 		{route: "GET /healthz", req: mxGet("/healthz"),
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
 		{route: "GET /readyz", req: mxGet("/readyz"),
@@ -406,6 +416,38 @@ func matrixRows() []mxRow {
 				}
 			}}
 		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		// Service consumers: every member sees them (secrets never shown);
+		// owner and administrators create, change, rotate and delete.
+		{route: "GET /api/v1/projects/{p}/consumers", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/consumers"), check: c.noSecret}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/consumers", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/consumers"), body: map[string]any{"name": "erp", "flows": []string{c.w.flow},
+				"auth": map[string]any{"type": "jwt", "algorithms": []string{"HS256"}, "secret": "Matrix-Token-Secret-jwt-0123456789abcdef"}}, check: c.noSecret}
+		}, want: mxExpect{Owner: 201, Admin: 201, Standard: 403, GroupAdmin: 201, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "GET /api/v1/projects/{p}/consumers/{c}", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/consumers/" + c.w.consumer), check: c.noSecret}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "PATCH /api/v1/projects/{p}/consumers/{c}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/consumers/" + c.w.consumer), body: map[string]any{"allowed_ips": []string{"203.0.113.0/24"}}, check: c.noSecret}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "DELETE /api/v1/projects/{p}/consumers/{c}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/consumers/" + c.w.consumer), check: func(r *apptest.Response) {
+				want := map[bool]int{true: http.StatusNotFound, false: http.StatusOK}[r.Status == http.StatusNoContent]
+				if got := c.status(c.fx.session(c.t, c.w.users[mxOwner]), c.project("/consumers/"+c.w.consumer)); got != want {
+					c.t.Errorf("the consumer answers %d to its owner after status %d, want %d", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 403, GroupAdmin: 204, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		// Rotation answers the new generated secret, this once.
+		{route: "POST /api/v1/projects/{p}/consumers/{c}/secret", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/consumers/" + c.w.consumer + "/secret"), check: func(r *apptest.Response) {
+				c.noSecret(r)
+				if r.Status == http.StatusOK && len(r.String("secret")) < 22 {
+					c.t.Errorf("rotation answered no new secret: %s", r.Body)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 		// Consent needs an OAuth 2.0 authorization-code connection; the
 		// fixture's is a bearer one, so allowed roles get 409.
 		{route: "POST /api/v1/projects/{p}/connections/{c}/oauth2/authorize", req: func(c *mxCell) mxCall {
@@ -797,6 +839,12 @@ func crossCheckMatrix(t *testing.T, routes []httpx.Route, rows []mxRow) {
 			refused := got == 401 || got == 403 || got == 404
 			var want string
 			switch {
+			case rt.Access == httpx.Consumer:
+				// No user, signed in or not, is a service consumer.
+				want = "401 (a service consumer's credentials only)"
+				if got == 401 {
+					continue
+				}
 			case w == mxAnon && rt.Access != httpx.Public && page:
 				want = "303 (to the login page)"
 				if got == 303 {

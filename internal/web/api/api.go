@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/connection"
+	"github.com/sluice-dev/sluice/internal/consumer"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/runs"
@@ -22,11 +23,14 @@ type API struct {
 	Accounts    *account.Service
 	Projects    *project.Service
 	Connections *connection.Service
-	Pipelines   *pipeline.Service
-	Runs        *runs.Service
-	Scheduler   *runs.Scheduler
-	Alerts      *runs.Alerter
-	Store       *store.Store
+	Consumers   *consumer.Service
+	// ConsumerAuth verifies the service consumers of dynamic calls.
+	ConsumerAuth *consumer.Verifier
+	Pipelines    *pipeline.Service
+	Runs         *runs.Service
+	Scheduler    *runs.Scheduler
+	Alerts       *runs.Alerter
+	Store        *store.Store
 	// Keyring seals stored secrets; instance administrators rotate it.
 	Keyring *secrets.Keyring
 	// TLS says cookies must be Secure.
@@ -35,6 +39,8 @@ type API struct {
 	BaseURL func() string
 	// SessionMax is the cookie lifetime, the session's absolute expiry.
 	SessionMax time.Duration
+
+	callLimits callLimits
 }
 
 // Routes is the API's part of the server's route table.
@@ -42,6 +48,8 @@ func (a *API) Routes() []httpx.Route {
 	pub, user, admin := httpx.Public, httpx.User, httpx.Admin
 	return []httpx.Route{
 		{Method: "POST", Path: "/api/v1/setup", Access: pub, Handler: a.setup},
+		// Dynamic calls: a service consumer's credentials, never a user's.
+		{Method: "POST", Path: "/call/{project}/{flow}", Access: httpx.Consumer, Handler: a.callFlow},
 		{Method: "POST", Path: "/api/v1/auth/login", Access: pub, Handler: a.login},
 		{Method: "POST", Path: "/api/v1/auth/logout", Access: user, Handler: a.logout},
 		{Method: "GET", Path: "/api/v1/flow-schema.json", Access: pub, Handler: a.flowSchema},
@@ -100,6 +108,14 @@ func (a *API) Routes() []httpx.Route {
 		// host an administrator configured: any member may.
 		{Method: "POST", Path: "/api/v1/projects/{p}/connections/{c}/test", Access: user, Action: access.RunFlows, Handler: a.testConnection},
 		{Method: "POST", Path: "/api/v1/projects/{p}/connections/{c}/oauth2/authorize", Access: user, Action: access.ManageCredentials, Handler: a.authorizeConnection},
+
+		// Service consumers: inbound access, managed like credentials.
+		{Method: "GET", Path: "/api/v1/projects/{p}/consumers", Access: user, Action: access.ViewProject, Handler: a.listConsumers},
+		{Method: "POST", Path: "/api/v1/projects/{p}/consumers", Access: user, Action: access.ManageCredentials, Handler: a.createConsumer},
+		{Method: "GET", Path: "/api/v1/projects/{p}/consumers/{c}", Access: user, Action: access.ViewProject, Handler: a.getConsumer},
+		{Method: "PATCH", Path: "/api/v1/projects/{p}/consumers/{c}", Access: user, Action: access.ManageCredentials, Handler: a.patchConsumer},
+		{Method: "DELETE", Path: "/api/v1/projects/{p}/consumers/{c}", Access: user, Action: access.ManageCredentials, Handler: a.deleteConsumer},
+		{Method: "POST", Path: "/api/v1/projects/{p}/consumers/{c}/secret", Access: user, Action: access.ManageCredentials, Handler: a.rotateConsumerSecret},
 
 		// The callback names no project: the pending consent does, and the
 		// handler checks the caller's role on it.

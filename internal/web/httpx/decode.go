@@ -243,3 +243,42 @@ func clip(s string) string {
 	}
 	return s[:n] + "…"
 }
+
+// ReadBody reads r's body, at most limit bytes: a larger one is a 413.
+// Routes that must see the raw bytes before anything is parsed (a
+// signature over the body) read with it, then call CheckJSONType and
+// ParseJSON.
+func ReadBody(w http.ResponseWriter, r *http.Request, limit int64) ([]byte, error) {
+	body, e := readBody(w, r, limit)
+	if e != nil {
+		return nil, e
+	}
+	return body, nil
+}
+
+// CheckJSONType refuses a Content-Type other than application/json
+// (UTF-8) with a 415, as DecodeJSON does.
+func CheckJSONType(r *http.Request) error {
+	if e := checkContentType(r.Header.Get("Content-Type")); e != nil {
+		return e
+	}
+	return nil
+}
+
+// ParseJSON decodes body, which must be exactly one JSON value nested at
+// most MaxJSONDepth deep, into any with numbers kept as json.Number.
+func ParseJSON(body []byte) (any, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil, BadRequest("empty_body", "the request body is empty; send a JSON object or an array of objects")
+	}
+	if e := scanJSON(body, MaxJSONDepth); e != nil {
+		return nil, e
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, decodeError(err)
+	}
+	return v, nil
+}

@@ -18,6 +18,10 @@ const (
 	User
 	// Admin routes need an instance administrator.
 	Admin
+	// Consumer routes are called by other systems (dynamic calls): the
+	// guard authenticates no user and a session or API key lends them
+	// nothing; the handler verifies the service consumer's credentials.
+	Consumer
 )
 
 func (a Access) String() string {
@@ -28,6 +32,8 @@ func (a Access) String() string {
 		return "user"
 	case Admin:
 		return "admin"
+	case Consumer:
+		return "consumer"
 	}
 	return "unknown"
 }
