@@ -2,11 +2,16 @@ package web_test
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/sluice-dev/sluice/internal/app/apptest"
 	"github.com/sluice-dev/sluice/internal/store"
@@ -192,4 +197,68 @@ func TestDynamicCallRateLimit(t *testing.T) {
 
 func basicToken(user, pass string) string {
 	return base64.StdEncoding.EncodeToString([]byte(user + ":" + pass))
+}
+
+// TestDynamicCallJWTAndHMAC: the same sync flow called with an HS256 JWT
+// (minted here with golang-jwt, as a caller's library would) and as a
+// Shopify-style signed webhook; a token for another issuer and a body
+// changed after signing are refused with 401.
+func TestDynamicCallJWTAndHMAC(t *testing.T) {
+	inst, ann := startAdmin(t, apptest.Options{})
+	pid := mustProject(t, ann, "Shop")
+	pipe := mustPipe(t, ann, pid, "calls")
+	f := mustFlow(t, ann, pid, pipe, map[string]any{"name": "ping", "trigger": map[string]any{"dynamic": map[string]any{"mode": "sync"}},
+		"entity_id": ".id", "steps": []any{map[string]any{"map": "{id, twice: (.n * 2)}"}, map[string]any{"respond": "{id, twice}"}}})
+	wantStatus(t, ann.Do(t, "POST", flowPath(pid, pipe, "/", f, "/enable"), nil), http.StatusOK, "enable")
+	const jwtSecret = "a-shared-secret-of-more-than-32-bytes!!"
+	wantStatus(t, ann.Do(t, "POST", "/api/v1/projects/"+pid+"/consumers", map[string]any{"name": "erp", "flows": []string{f},
+		"auth": map[string]any{"type": "jwt", "algorithms": []string{"HS256"}, "secret": jwtSecret, "issuer": "erp"}}), http.StatusCreated, "jwt consumer")
+	const hookSecret = "shopify-webhook-secret-0123456789"
+	wantStatus(t, ann.Do(t, "POST", "/api/v1/projects/"+pid+"/consumers", map[string]any{"name": "shopify", "flows": []string{f},
+		"auth": map[string]any{"type": "hmac", "style": "shopify", "secret": hookSecret}}), http.StatusCreated, "hmac consumer")
+
+	mint := func(iss string) string {
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"iss": iss, "iat": time.Now().Unix(),
+			"exp": time.Now().Add(5 * time.Minute).Unix()}).SignedString([]byte(jwtSecret))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	c := inst.NewClient()
+	c.NoOrigin = true
+	k := &caller{inst: inst, c: c, path: "/call/" + pid + "/" + f, auth: "Bearer " + mint("erp")}
+	r := k.json(t, map[string]any{"id": 7, "n": 21})
+	wantStatus(t, r, http.StatusOK, "call with a JWT")
+	if r.Get("twice") != float64(42) || r.Header.Get("X-Sluice-Run-Id") == "" {
+		t.Errorf("JWT call answered %s", r.Body)
+	}
+	k.auth = "Bearer " + mint("someone-else")
+	if r := k.json(t, map[string]any{"id": 8, "n": 1}); r.Status != http.StatusUnauthorized || r.Header.Get("X-Sluice-Run-Id") != "" {
+		t.Errorf("token of another issuer: %d %s", r.Status, r.Body)
+	}
+
+	body := []byte(`{"id": 9, "n": 5}`)
+	sign := func(b []byte) string {
+		m := hmac.New(sha256.New, []byte(hookSecret))
+		m.Write(b)
+		return base64.StdEncoding.EncodeToString(m.Sum(nil))
+	}
+	send := func(b []byte, sig string) *apptest.Response {
+		req, err := http.NewRequest("POST", inst.URL+k.path, bytes.NewReader(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Shopify-Hmac-Sha256", sig)
+		return c.Send(t, req)
+	}
+	r = send(body, sign(body))
+	wantStatus(t, r, http.StatusOK, "signed webhook")
+	if r.Get("twice") != float64(10) {
+		t.Errorf("webhook answered %s", r.Body)
+	}
+	if r := send([]byte(`{"id": 9, "n": 6}`), sign(body)); r.Status != http.StatusUnauthorized {
+		t.Errorf("body changed after signing: %d %s", r.Status, r.Body)
+	}
 }
