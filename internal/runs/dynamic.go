@@ -279,29 +279,8 @@ func (s *Service) runSync(ctx context.Context, run *store.Run, c *flow.Compiled,
 		}
 	}()
 
-	rctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	s.mu.Lock()
-	s.cancels[run.ID] = cancel
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.cancels, run.ID)
-		s.mu.Unlock()
-	}()
-	every := s.FlushEvery
-	if every <= 0 {
-		every = DefaultFlushEvery
-	}
-	hbDone := make(chan struct{})
-	go func() {
-		defer close(hbDone)
-		s.heartbeat(rctx, run.ID, max(every, minHeartbeat), cancel)
-	}()
-	defer func() {
-		cancel(nil)
-		<-hbDone
-	}()
+	rctx, _, stop := s.watch(ctx, run.ID)
+	defer stop()
 
 	if h := s.dyn.hook; h != nil {
 		h(rctx, run.ID)

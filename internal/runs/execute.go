@@ -252,30 +252,9 @@ func (s *Service) Execute(ctx context.Context, id string) error {
 		s.log.Info("runs: resuming a run from its checkpoint", "run", id, "read", run.Read)
 	}
 
-	rctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	s.mu.Lock()
-	s.cancels[id] = cancel
-	s.mu.Unlock()
-	defer func() {
-		s.mu.Lock()
-		delete(s.cancels, id)
-		s.mu.Unlock()
-	}()
-
-	every := s.FlushEvery
-	if every <= 0 {
-		every = DefaultFlushEvery
-	}
-	hbDone := make(chan struct{})
-	go func() {
-		defer close(hbDone)
-		s.heartbeat(rctx, id, max(every, minHeartbeat), cancel)
-	}()
-	defer func() {
-		cancel(nil)
-		<-hbDone
-	}()
+	rctx, cancel, stop := s.watch(ctx, id)
+	defer stop()
+	every := s.flushEvery()
 
 	var rs *reprocessSource
 	if r, ok := src.(*reprocessSource); ok {
@@ -363,6 +342,38 @@ func (s *Service) Execute(ctx context.Context, id string) error {
 // minHeartbeat bounds how often a run's heartbeat is written, whatever
 // FlushEvery says.
 const minHeartbeat = 50 * time.Millisecond
+
+// flushEvery is FlushEvery or its default.
+func (s *Service) flushEvery() time.Duration {
+	if s.FlushEvery <= 0 {
+		return DefaultFlushEvery
+	}
+	return s.FlushEvery
+}
+
+// watch makes the context a run works under: Cancel on this node ends
+// it, and a heartbeat goroutine keeps the run's heartbeat fresh and sees
+// a cancel request another node stored. stop ends both and forgets the
+// run; call it (deferred) before the run's end is stored.
+func (s *Service) watch(ctx context.Context, id string) (context.Context, context.CancelCauseFunc, func()) {
+	rctx, cancel := context.WithCancelCause(ctx)
+	s.mu.Lock()
+	s.cancels[id] = cancel
+	s.mu.Unlock()
+	hbDone := make(chan struct{})
+	go func() {
+		defer close(hbDone)
+		s.heartbeat(rctx, id, max(s.flushEvery(), minHeartbeat), cancel)
+	}()
+	stop := func() {
+		cancel(nil)
+		<-hbDone
+		s.mu.Lock()
+		delete(s.cancels, id)
+		s.mu.Unlock()
+	}
+	return rctx, cancel, stop
+}
 
 // heartbeat writes the run's heartbeat every interval until ctx ends, and
 // ends the run's context when the store says it was asked to cancel, or
