@@ -176,7 +176,7 @@ func (s *Service) callable(ctx context.Context, projectID, flowID, mode string) 
 	if err != nil {
 		return nil, nil, err
 	}
-	c, err := flow.Load([]byte(f.Definition))
+	c, err := s.flows.get(f)
 	if err != nil || c.Mode == "" {
 		return nil, nil, ErrNotCallable
 	}
@@ -261,11 +261,26 @@ func (s *Service) CallSync(ctx context.Context, projectID, flowID, consumerName 
 
 // runSync runs a sync run that is running already, and finishes it.
 func (s *Service) runSync(ctx context.Context, run *store.Run, c *flow.Compiled, records []any) (res *CallResult, err error) {
+	// rec holds the run's failures and log values until the run ends:
+	// they are written with its end, in one transaction (a call is one
+	// batch, and one commit is most of what a call costs the database).
+	var rec *recorder
 	finish := func(status, msg string) {
 		run.Status, run.Error = status, msg
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
-		if ferr := s.st.InTx(fctx, func(q *store.Q) error { return s.finishTx(fctx, q, run) }); ferr != nil {
+		ferr := s.st.InTx(fctx, func(q *store.Q) error {
+			if rec != nil {
+				if err := q.InsertRunFailures(fctx, rec.failures); err != nil {
+					return err
+				}
+				if err := q.InsertRunLogs(fctx, rec.logs); err != nil {
+					return err
+				}
+			}
+			return s.finishTx(fctx, q, run)
+		})
+		if ferr != nil {
 			s.log.Error("runs: finishing a dynamic run", "run", run.ID, "err", ferr)
 		}
 	}
@@ -290,15 +305,10 @@ func (s *Service) runSync(ctx context.Context, run *store.Run, c *flow.Compiled,
 		finish(store.RunFailed, err.Error())
 		return nil, &StartError{RunID: run.ID, Message: err.Error()}
 	}
-	rec := &recorder{s: s, run: run, last: time.Now()}
+	rec = &recorder{s: s, run: run, last: time.Now()}
 	e.rec = rec
 	result, resps, runErr := e.e.RunRecords(rctx, records)
 	run.Read, run.Succeeded, run.Failed, run.Skipped = result.Read, result.Succeeded, result.Failed, result.Skipped
-	fctx, fcancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-	defer fcancel()
-	if err := rec.flush(fctx); err != nil {
-		s.log.Error("runs: recording failures", "run", run.ID, "err", err)
-	}
 	cause := context.Cause(rctx)
 	switch {
 	case runErr != nil && errors.Is(cause, errGone):

@@ -55,6 +55,9 @@ type Service struct {
 	// kinds (nil: only file flows run).
 	Connections Binder
 
+	// flows keeps flows compiled for ticks and dynamic calls.
+	flows flowCache
+
 	mu      sync.Mutex
 	cancels map[string]context.CancelCauseFunc
 	// dyn serves dynamic calls (dynamic.go).

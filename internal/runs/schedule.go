@@ -270,7 +270,7 @@ func (sc *Scheduler) schedules(f *store.Flow) ([]flow.CompiledSchedule, []dueClo
 		return c.schedules, c.clocks, c.err
 	}
 	c = compiledFlow{version: f.Version}
-	if cf, err := flow.Load([]byte(f.Definition)); err != nil {
+	if cf, err := sc.s.flows.get(f); err != nil {
 		c.err = err
 	} else {
 		c.schedules = cf.Schedules
