@@ -336,7 +336,11 @@ func (b *batch) jqEach(ctx context.Context, code *gojq.Code, n int, input func(i
 	one := func(from, to int) {
 		for i := from; i < to; i++ {
 			if v, ok := input(i); ok {
-				res[i].vs, res[i].err = jqValues(ctx, code, v, limit)
+				res[i].err = contained("jq", func() error {
+					var err error
+					res[i].vs, err = jqValues(ctx, code, v, limit)
+					return err
+				})
 			}
 		}
 	}
@@ -351,6 +355,20 @@ func (b *batch) jqEach(ctx context.Context, code *gojq.Code, n int, input func(i
 	}
 	wg.Wait()
 	return res
+}
+
+// contained runs f, turning a panic into an error that fails the record
+// being worked on: a bug in jq or a connector, met on one record, must not
+// end the process and every run in it (record work runs on goroutines of
+// its own, where a panic is not recovered by anyone else). The panic's
+// value may quote the record, so the error does not carry it.
+func contained(what string, f func() error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s failed with an internal error on this record (a panic, stopped here); the record can be reprocessed once it is fixed", what)
+		}
+	}()
+	return f()
 }
 
 func failMessage(vs []any) (string, bool) {

@@ -87,8 +87,11 @@ func (b *batch) call(ctx context.Context, s *flow.CompiledStep, stage string, in
 func (b *batch) callAll(ctx context.Context, caller connector.Caller, in []item, idx []int, res []result) {
 	one := func(i int) {
 		it := &in[i]
-		answer, err := caller.Call(ctx, connector.Record{Data: it.data, Meta: it.u.meta})
-		res[i].answer, res[i].err = answer, err
+		res[i].err = contained("the call", func() error {
+			answer, err := caller.Call(ctx, connector.Record{Data: it.data, Meta: it.u.meta})
+			res[i].answer = answer
+			return err
+		})
 	}
 	workers := min(b.e.opts.CallConcurrency, len(idx))
 	if workers <= 1 {

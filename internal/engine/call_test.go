@@ -254,3 +254,32 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// panicCaller panics on the record with id 2 and answers the others.
+type panicCaller struct{ fakeCaller }
+
+func (p *panicCaller) Call(ctx context.Context, rec connector.Record) (any, error) {
+	if sprint(rec.Data.(map[string]any)["id"]) == "2" {
+		panic("a bug met on customer secret-value-2")
+	}
+	return p.fakeCaller.Call(ctx, rec)
+}
+
+// TestCallPanicFailsTheRecord: a caller that panics on one record, on one
+// of the call goroutines, fails that record alone; the run goes on and the
+// panic's value (which may quote the record) is not in the failure.
+func TestCallPanicFailsTheRecord(t *testing.T) {
+	_, c, src, sinks := prepare(t, callFlow(""), map[string]string{"in.ndjson": ids(10)}, 100)
+	pc := &panicCaller{}
+	o := run(t, context.Background(), c, src, sinks, Options{Callers: map[string]connector.Caller{"steps[0]": pc}, CallConcurrency: 4})
+	if o.err != nil {
+		t.Fatal(o.err)
+	}
+	if want := (Counters{Read: 10, Succeeded: 9, Failed: 1}); o.res.Counters != want {
+		t.Errorf("counters %+v, want %+v", o.res.Counters, want)
+	}
+	if len(o.failures) != 1 || o.failures[0].EntityID != "2" || !strings.Contains(o.failures[0].Error, "internal error") ||
+		strings.Contains(o.failures[0].Error, "secret-value") {
+		t.Errorf("failures %+v", o.failures)
+	}
+}
