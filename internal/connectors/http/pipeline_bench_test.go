@@ -2,7 +2,6 @@ package http
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	stdhttp "net/http"
 	"net/http/httptest"
@@ -114,33 +113,5 @@ func BenchmarkReadMapWrite(b *testing.B) {
 // fetched and decoded by encoding/json (UseNumber), nothing else.
 func BenchmarkReadMapWriteBare(b *testing.B) {
 	srv, _, n := pipelineAPI(b)
-	c := srv.Client()
-	b.ReportAllocs()
-	for b.Loop() {
-		got := 0
-		for p := 1; ; p++ {
-			resp, err := c.Get(srv.URL + "/orders?page=" + strconv.Itoa(p) + "&per_page=500")
-			if err != nil {
-				b.Fatal(err)
-			}
-			var page struct {
-				Orders []map[string]any `json:"orders"`
-			}
-			d := json.NewDecoder(resp.Body)
-			d.UseNumber()
-			err = d.Decode(&page)
-			resp.Body.Close()
-			if err != nil {
-				b.Fatal(err)
-			}
-			got += len(page.Orders)
-			if len(page.Orders) < 500 {
-				break
-			}
-		}
-		if got != n {
-			b.Fatalf("read %d of %d", got, n)
-		}
-	}
-	b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "records/s")
+	bareLoop(b, srv.Client(), srv.URL, n)
 }
