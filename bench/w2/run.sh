@@ -35,24 +35,13 @@ KEEP=${KEEP:-0}
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 ROOT=$(pwd)
 
-say() { printf '%s\n' "$*" >&2; }
-die() {
-	say "bench/w2: $*"
-	exit 1
-}
+BENCH=bench/w2
+# shellcheck source=bench/lib.sh
+. "$ROOT/bench/lib.sh"
 
 # --- tools ----------------------------------------------------------------
 
-if ! command -v wrk >/dev/null 2>&1; then
-	say "bench/w2: wrk is not installed; installing the Debian package (apt-get install -y wrk)..."
-	if [ "$(id -u)" -eq 0 ]; then
-		apt-get update -qq && apt-get install -y -qq wrk >/dev/null
-	else
-		sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null
-	fi
-	command -v wrk >/dev/null 2>&1 || die "could not install wrk; install it and run again"
-fi
-[ -x /usr/bin/time ] || die "/usr/bin/time (GNU time, Debian package 'time') is needed for peak RSS"
+need_wrk_and_time
 for tool in curl go pgrep awk jq sqlite3; do
 	command -v "$tool" >/dev/null 2>&1 || die "$tool is needed (jq reads API answers, sqlite3 counts the runs in sluice's database)"
 done
@@ -62,56 +51,9 @@ fi
 
 # --- clean-up -------------------------------------------------------------
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/sluice-w2.XXXXXX")
-PIDS=() # every background process this script started, in start order
-
-cleanup() {
-	local rc=$?
-	local i child
-	# Newest first, and the children of each (the servers under
-	# /usr/bin/time) before the process itself.
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		for child in $(pgrep -P "${PIDS[i]}" 2>/dev/null || true); do
-			kill -TERM "$child" 2>/dev/null || true
-		done
-		kill -TERM "${PIDS[i]}" 2>/dev/null || true
-	done
-	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
-		wait "${PIDS[i]}" 2>/dev/null || true
-	done
-	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then
-		say "bench/w2: logs and wrk output kept in $TMP"
-	else
-		rm -rf "$TMP"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+bench_tmp sluice-w2
 
 # --- helpers --------------------------------------------------------------
-
-# json_str FIELD: the string value of FIELD in the JSON on stdin (flat
-# string values only).
-json_str() { sed -n 's/.*"'"$1"'":"\([^"]*\)".*/\1/p' | head -n1; }
-
-# wait_for_line REGEX PID FILE...: the first match of REGEX in the FILEs,
-# waiting up to 30 s while PID lives.
-wait_for_line() {
-	local re=$1 pid=$2 i line
-	shift 2
-	for ((i = 0; i < 300; i++)); do
-		line=$(grep -Eoh "$re" "$@" 2>/dev/null | head -n1 || true)
-		if [ -n "$line" ]; then
-			printf '%s\n' "$line"
-			return 0
-		fi
-		kill -0 "$pid" 2>/dev/null || return 1
-		sleep 0.1
-	done
-	return 1
-}
 
 # api METHOD PATH [BODY]: an API call with the bench's API key; the answer
 # on stdout, and a failure with the answer when the status is not 2xx.
@@ -124,11 +66,8 @@ api() {
 }
 
 # wrk_*: figures from one wrk output file.
-wrk_rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
-wrk_pct() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
 wrk_status() { awk -v s="$2:" '$1 == "status" && $2 == s {print $3; f=1} END {if (!f) print 0}' "$1"; }
 wrk_others() { awk '$1 == "status" && $2 != "200:" {printf "%s%s %s", sep, $2, $3; sep=", "}' "$1"; }
-wrk_sockerr() { awk '/Socket errors:/ {sub(/.*Socket errors: /, ""); print; f=1} END {if (!f) print "none"}' "$1"; }
 
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k/1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b+0 > 0) printf "%.2f", a/b; else print "n/a"}'; }

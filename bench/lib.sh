@@ -1,0 +1,84 @@
+# Shared by the benchmark scripts (bench/run.sh, bench/w2/run.sh): output,
+# tools, a temporary directory whose processes are all stopped on exit,
+# and readers of wrk's output. Source it after setting BENCH (the name in
+# messages) and KEEP (1 keeps the temporary directory).
+
+say() { printf '%s\n' "$*" >&2; }
+die() {
+	say "$BENCH: $*"
+	exit 1
+}
+
+# need_wrk_and_time: wrk (installed from Debian if missing) and GNU time.
+need_wrk_and_time() {
+	if ! command -v wrk >/dev/null 2>&1; then
+		say "$BENCH: wrk is not installed; installing the Debian package (apt-get install -y wrk)..."
+		if [ "$(id -u)" -eq 0 ]; then
+			apt-get update -qq && apt-get install -y -qq wrk >/dev/null
+		else
+			sudo apt-get update -qq && sudo apt-get install -y -qq wrk >/dev/null
+		fi
+		command -v wrk >/dev/null 2>&1 || die "could not install wrk; install it and run again"
+	fi
+	[ -x /usr/bin/time ] || die "/usr/bin/time (GNU time, Debian package 'time') is needed for peak RSS"
+}
+
+# bench_tmp PREFIX: makes TMP, and stops every process in PIDS (newest
+# first, the children of each before it) when the script exits; TMP is
+# removed unless the run failed or KEEP=1.
+PIDS=()
+bench_tmp() {
+	TMP=$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")
+	trap bench_cleanup EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+
+bench_cleanup() {
+	local rc=$?
+	local i child
+	# The servers run under /usr/bin/time: their children go first, so
+	# that nothing is orphaned even when the script stops before it has
+	# read a server's pid.
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		for child in $(pgrep -P "${PIDS[i]}" 2>/dev/null || true); do
+			kill -TERM "$child" 2>/dev/null || true
+		done
+		kill -TERM "${PIDS[i]}" 2>/dev/null || true
+	done
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		wait "${PIDS[i]}" 2>/dev/null || true
+	done
+	if [ "$KEEP" = 1 ] || [ "$rc" -ne 0 ]; then
+		say "$BENCH: logs and wrk output kept in $TMP"
+	else
+		rm -rf "$TMP"
+	fi
+	exit "$rc"
+}
+
+# json_str FIELD: the string value of FIELD in the JSON on stdin (flat
+# string values only).
+json_str() { sed -n 's/.*"'"$1"'":"\([^"]*\)".*/\1/p' | head -n1; }
+
+# wait_for_line REGEX PID FILE...: the first match of REGEX in the FILEs,
+# waiting up to 30 s while PID lives.
+wait_for_line() {
+	local re=$1 pid=$2 i line
+	shift 2
+	for ((i = 0; i < 300; i++)); do
+		line=$(grep -Eoh "$re" "$@" 2>/dev/null | head -n1 || true)
+		if [ -n "$line" ]; then
+			printf '%s\n' "$line"
+			return 0
+		fi
+		kill -0 "$pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# wrk_*: figures from one wrk output file.
+wrk_rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
+wrk_pct() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
+wrk_sockerr() { awk '/Socket errors:/ {sub(/.*Socket errors: /, ""); print; f=1} END {if (!f) print "none"}' "$1"; }
