@@ -82,3 +82,37 @@ wait_for_line() {
 wrk_rps() { awk '/^Requests\/sec:/ {print $2}' "$1"; }
 wrk_pct() { awk -v p="$2" '$1 == p {print $2}' "$1"; }
 wrk_sockerr() { awk '/Socket errors:/ {sub(/.*Socket errors: /, ""); print; f=1} END {if (!f) print "none"}' "$1"; }
+
+# start_servers: the bare baseline ($TMP/bin/bare) and sluice serve (a
+# fresh --data-dir under TMP, --log-level $LOG_LEVEL) on loopback, each
+# under /usr/bin/time -v (peak RSS in $TMP/time-*.txt). Sets BARE_URL,
+# BARE_PID, BASE, TIME_PID and SLUICE_PID, and returns once sluice is
+# ready.
+start_servers() {
+	/usr/bin/time -v -o "$TMP/time-bare.txt" "$TMP/bin/bare" --addr 127.0.0.1:0 >"$TMP/bare.out" 2>&1 &
+	BARE_TIME_PID=$!
+	PIDS+=("$BARE_TIME_PID")
+	BARE_URL=$(wait_for_line 'http://127\.0\.0\.1:[0-9]+' "$BARE_TIME_PID" "$TMP/bare.out") ||
+		die "the bare server did not start: $(cat "$TMP/bare.out")"
+	BARE_PID=$(pgrep -P "$BARE_TIME_PID")
+	PIDS+=("$BARE_PID")
+
+	/usr/bin/time -v -o "$TMP/time-sluice.txt" "$TMP/bin/sluice" serve --data-dir "$TMP/data" \
+		--addr 127.0.0.1:0 --log-level "$LOG_LEVEL" >"$TMP/sluice.out" 2>"$TMP/sluice.log" &
+	TIME_PID=$!
+	PIDS+=("$TIME_PID")
+	# The address is in the "sluice listening" log line (level info) and in the
+	# one-time setup link printed on stdout while no user exists.
+	BASE=$(wait_for_line 'http://127\.0\.0\.1:[0-9]+' "$TIME_PID" "$TMP/sluice.log" "$TMP/sluice.out") || {
+		cat "$TMP/sluice.log" "$TMP/sluice.out" >&2
+		die "sluice serve did not start"
+	}
+	SLUICE_PID=$(pgrep -P "$TIME_PID")
+	PIDS+=("$SLUICE_PID")
+	local i
+	for ((i = 0; i < 100; i++)); do
+		curl -fsS -o /dev/null "$BASE/healthz" 2>/dev/null && break
+		sleep 0.1
+	done
+	curl -fsS -o /dev/null "$BASE/readyz" || die "$BASE/readyz is not ready"
+}

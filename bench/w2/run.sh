@@ -120,27 +120,7 @@ STARTED=$(date -u '+%Y-%m-%d %H:%M UTC')
 # --- servers --------------------------------------------------------------
 
 say "== starting the bare net/http baseline and sluice serve on loopback"
-/usr/bin/time -v -o "$TMP/time-bare.txt" "$TMP/bin/bare" --addr 127.0.0.1:0 >"$TMP/bare.out" 2>&1 &
-BARE_TIME_PID=$!
-PIDS+=("$BARE_TIME_PID")
-BARE_URL=$(wait_for_line 'http://127\.0\.0\.1:[0-9]+' "$BARE_TIME_PID" "$TMP/bare.out") ||
-	die "the bare server did not start: $(cat "$TMP/bare.out")"
-BARE_PID=$(pgrep -P "$BARE_TIME_PID")
-
-/usr/bin/time -v -o "$TMP/time-sluice.txt" "$TMP/bin/sluice" serve --data-dir "$TMP/data" \
-	--addr 127.0.0.1:0 --log-level "$LOG_LEVEL" >"$TMP/sluice.out" 2>"$TMP/sluice.log" &
-TIME_PID=$!
-PIDS+=("$TIME_PID")
-BASE=$(wait_for_line 'http://127\.0\.0\.1:[0-9]+' "$TIME_PID" "$TMP/sluice.log" "$TMP/sluice.out") || {
-	cat "$TMP/sluice.log" "$TMP/sluice.out" >&2
-	die "sluice serve did not start"
-}
-SLUICE_PID=$(pgrep -P "$TIME_PID")
-for ((i = 0; i < 100; i++)); do
-	curl -fsS -o /dev/null "$BASE/healthz" 2>/dev/null && break
-	sleep 0.1
-done
-curl -fsS -o /dev/null "$BASE/readyz" || die "$BASE/readyz is not ready"
+start_servers
 say "    sluice $BASE (pid $SLUICE_PID), bare $BARE_URL"
 
 # --- account, API key, project, flow --------------------------------------------
