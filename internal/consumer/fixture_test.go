@@ -96,6 +96,9 @@ func newFixture(t *testing.T, st *store.Store) *fixture {
 	f.v = NewVerifier(st, keys)
 	f.v.Log = quiet()
 	f.v.Now = func() time.Time { return f.now }
+	// As internal/app wires them: a change through the Service takes
+	// effect on the verifier at once.
+	f.svc.OnChange = f.v.Forget
 	return f
 }
 

@@ -131,6 +131,20 @@ type Input struct {
 type Service struct {
 	st     *store.Store
 	sealer Sealer
+	// OnChange, when set, is called with the project after each create,
+	// change, secret rotation or delete of one of its consumers has ended
+	// its transaction (Verifier.Forget, so the change takes effect at once).
+	OnChange func(projectID string)
+}
+
+// changed tells OnChange that a change to the project's consumers may
+// have committed. It is called after a failed transaction too: a commit
+// error does not prove nothing was written, and a needless Forget costs
+// one reload.
+func (s *Service) changed(projectID string) {
+	if s.OnChange != nil {
+		s.OnChange(projectID)
+	}
 }
 
 // NewService builds a Service.
@@ -566,6 +580,7 @@ func (s *Service) Create(ctx context.Context, p *account.Principal, projectID st
 			map[string]any{"name": name, "auth": settings.Type, "flows": uniq, "allowed_ips": ips}))
 		return err
 	})
+	s.changed(projectID)
 	if err != nil {
 		return nil, err
 	}
@@ -703,6 +718,7 @@ func (s *Service) Update(ctx context.Context, p *account.Principal, projectID, i
 		out = c
 		return nil
 	})
+	s.changed(projectID)
 	return out, err
 }
 
@@ -751,12 +767,13 @@ func (s *Service) RotateSecret(ctx context.Context, p *account.Principal, projec
 		out = c
 		return nil
 	})
+	s.changed(projectID)
 	return out, err
 }
 
 // Delete removes a consumer and its secret.
 func (s *Service) Delete(ctx context.Context, p *account.Principal, projectID, id string, cl account.Client) error {
-	return s.st.InTx(ctx, func(q *store.Q) error {
+	err := s.st.InTx(ctx, func(q *store.Q) error {
 		if err := recheck(ctx, q, projectID, p); err != nil {
 			return err
 		}
@@ -770,6 +787,8 @@ func (s *Service) Delete(ctx context.Context, p *account.Principal, projectID, i
 		_, err = audit.Append(ctx, q, event(p, cl, projectID, ActionDelete, "consumer:"+id, map[string]any{"name": c.Name}))
 		return err
 	})
+	s.changed(projectID)
+	return err
 }
 
 // SecretColumns is the consumers table's sealed column for key rotation:

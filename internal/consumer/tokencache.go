@@ -1,8 +1,6 @@
 package consumer
 
 import (
-	"context"
-	"errors"
 	"sync"
 	"time"
 
@@ -16,10 +14,12 @@ const maxCachedTokens = 10_000
 // tokenCache remembers JWTs that verified, keyed by SHA-256 of the project
 // and the token (never the token itself), until they would expire, so a
 // caller reusing a token skips the signature check (an ES256 or RSA
-// verification costs far more than a lookup). A hit still loads the
-// consumer and requires it unchanged since (same updated_at): a change to
-// its keys, algorithms, issuer or audience, or its deletion, ends every
-// cached token at once.
+// verification costs far more than a lookup). A hit still looks the
+// consumer up in the project's snapshot and requires it unchanged since
+// (same updated_at): a change to its keys, algorithms, issuer or audience,
+// or its deletion, ends every cached token as soon as the snapshot shows
+// it (at once on this node, through Forget; within ConsumerTTL for a
+// change made elsewhere).
 type tokenCache struct {
 	mu      sync.Mutex
 	entries map[[32]byte]tokenEntry
@@ -40,9 +40,10 @@ func (c *tokenCache) put(sum [32]byte, row *store.Consumer, until time.Time) {
 	c.entries[sum] = tokenEntry{projectID: row.ProjectID, consumerID: row.ID, updated: row.UpdatedAt, until: until}
 }
 
-// get answers a cached token's consumer; ok is false on a miss (expired,
-// unknown, or the consumer changed).
-func (c *tokenCache) get(ctx context.Context, v *Verifier, projectID string, sum [32]byte) (*Consumer, bool, error) {
+// get answers a cached token's consumer, found in snap (the project's
+// consumers); ok is false on a miss (expired, unknown, or the consumer
+// changed or gone).
+func (c *tokenCache) get(v *Verifier, snap *snapshot, projectID string, sum [32]byte) (*Consumer, bool, error) {
 	c.mu.Lock()
 	e, ok := c.entries[sum]
 	if ok && !v.now().Before(e.until) {
@@ -53,22 +54,18 @@ func (c *tokenCache) get(ctx context.Context, v *Verifier, projectID string, sum
 	if !ok || e.projectID != projectID {
 		return nil, false, nil
 	}
-	row, err := v.st.Reader().ConsumerByID(ctx, projectID, e.consumerID)
-	if errors.Is(err, store.ErrNotFound) {
+	se := snap.byID[e.consumerID]
+	if se == nil {
 		return nil, false, nil
 	}
-	if err != nil {
-		return nil, false, err
-	}
-	if !row.UpdatedAt.Equal(e.updated) || row.AuthType != AuthJWT {
+	if !se.row.UpdatedAt.Equal(e.updated) || se.row.AuthType != AuthJWT {
 		c.mu.Lock()
 		delete(c.entries, sum)
 		c.mu.Unlock()
 		return nil, false, nil
 	}
-	cons, err := view(row)
-	if err != nil {
-		return nil, false, err
+	if se.err != nil {
+		return nil, false, se.err
 	}
-	return cons, true, nil
+	return se.c, true, nil
 }

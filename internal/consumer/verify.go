@@ -82,9 +82,15 @@ type Verifier struct {
 	Log *slog.Logger
 	// Throttle counts failures per client address and locks it out.
 	Throttle *auth.Throttle
+	// ConsumerTTL is how long a project's consumers, loaded at once, are
+	// served from memory (by Now); zero means DefaultConsumerTTL (1 s).
+	// A change made through this node's Service takes effect at once (its
+	// OnChange calls Forget); one made on another node, within ConsumerTTL.
+	ConsumerTTL time.Duration
 
 	jwks   jwksCache
 	tokens tokenCache
+	snaps  snapshotCache
 }
 
 // NewVerifier builds a Verifier with a throttle of 20 failures a minute
@@ -213,20 +219,23 @@ func (v *Verifier) basic(ctx context.Context, projectID, token string) (*Consume
 	if !ok {
 		return nil, nil, unauthorized("malformed Basic credentials")
 	}
-	row, err := v.st.Reader().ConsumerByUsername(ctx, projectID, user)
-	if errors.Is(err, store.ErrNotFound) {
+	snap, err := v.consumers(ctx, projectID)
+	if err != nil {
+		return nil, nil, err
+	}
+	e := snap.byUsername[user]
+	if e == nil {
 		// Same work as a known user, so timing does not tell them apart.
 		subtle.ConstantTimeCompare([]byte(hashSecret(pass)), []byte(hashSecret("")))
 		return nil, nil, unauthorized("unknown Basic username")
 	}
-	if err != nil {
-		return nil, nil, err
+	if e.row.AuthType != AuthBasic || subtle.ConstantTimeCompare([]byte(hashSecret(pass)), []byte(e.row.SecretHash)) != 1 {
+		return nil, e.row, unauthorized("wrong Basic secret")
 	}
-	if row.AuthType != AuthBasic || subtle.ConstantTimeCompare([]byte(hashSecret(pass)), []byte(row.SecretHash)) != 1 {
-		return nil, row, unauthorized("wrong Basic secret")
+	if e.err != nil {
+		return nil, nil, e.err
 	}
-	c, err := view(row)
-	return c, nil, err
+	return e.c, nil, nil
 }
 
 // header is the part of a JWS header Sluice reads before verifying. jwk,
@@ -274,24 +283,23 @@ func (v *Verifier) bearer(ctx context.Context, projectID, token string) (*Consum
 	if err != nil {
 		return nil, nil, unauthorized("bad JWT: " + err.Error())
 	}
-	sum := sha256.Sum256([]byte(projectID + "\x00" + token))
-	if c, ok, err := v.tokens.get(ctx, v, projectID, sum); err != nil || ok {
-		return c, nil, err
-	}
-	rows, err := v.st.Reader().ListConsumers(ctx, projectID)
+	snap, err := v.consumers(ctx, projectID)
 	if err != nil {
 		return nil, nil, err
 	}
+	sum := sha256.Sum256([]byte(projectID + "\x00" + token))
+	if c, ok, err := v.tokens.get(v, snap, projectID, sum); err != nil || ok {
+		return c, nil, err
+	}
 	var candidates []*Consumer
-	for _, row := range rows {
-		if row.AuthType != AuthJWT {
+	for _, e := range snap.all {
+		if e.row.AuthType != AuthJWT {
 			continue
 		}
-		c, err := view(row)
-		if err != nil {
-			return nil, nil, err
+		if e.err != nil {
+			return nil, nil, e.err
 		}
-		if slices.Contains(c.Settings.Algorithms, h.Alg) {
+		if c := e.c; slices.Contains(c.Settings.Algorithms, h.Alg) {
 			candidates = append(candidates, c)
 		}
 		if len(candidates) == maxCandidates {
@@ -506,20 +514,19 @@ const (
 // "<timestamp>.<body>" with the Unix timestamp in the consumer's timestamp
 // header, within its maximum skew of now.
 func (v *Verifier) signed(ctx context.Context, projectID string, r *http.Request, body []byte) (*Consumer, *store.Consumer, error) {
-	rows, err := v.st.Reader().ListConsumers(ctx, projectID)
+	snap, err := v.consumers(ctx, projectID)
 	if err != nil {
 		return nil, nil, err
 	}
 	var candidates []*Consumer
-	for _, row := range rows {
-		if row.AuthType != AuthHMAC {
+	for _, e := range snap.all {
+		if e.row.AuthType != AuthHMAC {
 			continue
 		}
-		c, err := view(row)
-		if err != nil {
-			return nil, nil, err
+		if e.err != nil {
+			return nil, nil, e.err
 		}
-		if r.Header.Get(signatureHeader(c.Settings)) != "" {
+		if c := e.c; r.Header.Get(signatureHeader(c.Settings)) != "" {
 			candidates = append(candidates, c)
 		}
 		if len(candidates) == maxCandidates {
