@@ -46,6 +46,12 @@ type Store struct {
 	// stmts caches prepared statements of the hottest reads (see
 	// Q.queryRow); database/sql keeps one per pool connection.
 	stmts sync.Map // query string → *sql.Stmt
+	// wstmts caches prepared statements of the hottest writes on the
+	// SQLite write pool (Q.execPrepared); wanted holds those asked for
+	// inside a transaction, prepared after it (the write pool's one
+	// connection is the transaction's until then).
+	wstmts sync.Map // query string → *sql.Stmt
+	wanted sync.Map // query string → struct{}
 }
 
 // Options tunes Open; the zero value is fine.
@@ -173,11 +179,13 @@ func (s *Store) Close() error {
 		}
 		cancel()
 	}
-	s.stmts.Range(func(k, v any) bool {
-		v.(*sql.Stmt).Close()
-		s.stmts.Delete(k)
-		return true
-	})
+	for _, m := range []*sync.Map{&s.stmts, &s.wstmts} {
+		m.Range(func(k, v any) bool {
+			v.(*sql.Stmt).Close()
+			m.Delete(k)
+			return true
+		})
+	}
 	if s.dialect == SQLite {
 		errs = append(errs, s.read.Close())
 	}
@@ -205,6 +213,7 @@ type Q struct {
 	dialect Dialect
 	now     func() time.Time
 	st      *Store // set on the read pool's Q, for prepared statements
+	ws      *Store // set inside InTx, for execPrepared
 }
 
 // queryRowPrepared runs a read that every request makes through a prepared
@@ -251,7 +260,7 @@ func (s *Store) InTx(ctx context.Context, fn func(q *Q) error) (err error) {
 			_ = tx.Rollback()
 		}
 	}()
-	if err = fn(&Q{q: tx, tx: tx, dialect: s.dialect, now: s.Now}); err != nil {
+	if err = fn(&Q{q: tx, tx: tx, dialect: s.dialect, now: s.Now, ws: s}); err != nil {
 		return err
 	}
 	if err = tx.Commit(); err != nil {
@@ -262,7 +271,43 @@ func (s *Store) InTx(ctx context.Context, fn func(q *Q) error) (err error) {
 		}
 		return fmt.Errorf("store: commit: %w", err)
 	}
+	s.prepareWanted(ctx)
 	return nil
+}
+
+// execPrepared runs a write that a hot path makes many times in one
+// transaction (the rows of a group commit) through a statement SQLite
+// parsed once: on SQLite, inside InTx, once the statement was prepared
+// (after the first transaction that asked for it). Elsewhere it runs the
+// query as usual; PostgreSQL's driver caches prepared statements itself.
+func (q *Q) execPrepared(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	if q.tx != nil && q.ws != nil && q.dialect == SQLite {
+		if v, ok := q.ws.wstmts.Load(query); ok {
+			return q.tx.StmtContext(ctx, v.(*sql.Stmt)).ExecContext(ctx, args...)
+		}
+		q.ws.wanted.Store(query, struct{}{})
+	}
+	return q.q.ExecContext(ctx, query, args...)
+}
+
+// prepareWanted prepares on the write pool the statements execPrepared
+// was asked for; a failure leaves the query to run unprepared.
+func (s *Store) prepareWanted(ctx context.Context) {
+	s.wanted.Range(func(k, _ any) bool {
+		s.wanted.Delete(k)
+		query := k.(string)
+		if _, ok := s.wstmts.Load(query); ok {
+			return true
+		}
+		stmt, err := s.write.PrepareContext(ctx, query)
+		if err != nil {
+			return true
+		}
+		if _, loaded := s.wstmts.LoadOrStore(query, stmt); loaded {
+			stmt.Close()
+		}
+		return true
+	})
 }
 
 // Tx is the transaction this Q runs in, or nil outside one. The queue uses

@@ -17,7 +17,7 @@ const (
 // FlowInProject loads a flow of a project by ID, whatever its pipe (a
 // dynamic call names the project and the flow only).
 func (q *Q) FlowInProject(ctx context.Context, projectID, id string) (*Flow, error) {
-	f, err := scanFlow(q.q.QueryRowContext(ctx, `SELECT `+flowColumns+` FROM flows WHERE project_id = $1 AND id = $2`,
+	f, err := scanFlow(q.queryRowPrepared(ctx, `SELECT `+flowColumns+` FROM flows WHERE project_id = $1 AND id = $2`,
 		projectID, id))
 	if err != nil {
 		return nil, notFound(err, "flow")

@@ -115,6 +115,53 @@ func (q *Q) CreateRun(ctx context.Context, r *Run) error {
 	return nil
 }
 
+// insertRunSQL inserts one whole run row.
+const insertRunSQL = `INSERT INTO runs (id, project_id, flow_id, pipe_id, trigger_kind, triggered_by, status, error,
+	parent_run_id, created_at, started_at, finished_at, heartbeat_at, read_count, succeeded_count, failed_count, skipped_count) VALUES `
+
+// InsertRuns inserts whole run rows (any status, with their times and
+// counters): the group commit of dynamic runs writes a run once, when it
+// ends, and many runs in one transaction. On SQLite each row goes through
+// one statement prepared once (a multi-row INSERT is parsed every time
+// and keeps a statement journal); on PostgreSQL in multi-row statements
+// of at most 64 rows (one round trip each). A run without an ID or a
+// creation time gets one.
+func (q *Q) InsertRuns(ctx context.Context, rs []*Run) error {
+	rows := make([][]any, 0, min(len(rs), 64))
+	for _, r := range rs {
+		if r.ID == "" {
+			r.ID = NewID()
+		}
+		if r.CreatedAt.IsZero() {
+			r.CreatedAt = q.Now()
+		}
+		row := []any{r.ID, r.ProjectID, r.FlowID, r.PipeID, r.Trigger, r.TriggeredBy, r.Status, r.Error,
+			nullString(r.ParentRunID), r.CreatedAt, timeArg(r.StartedAt), timeArg(r.FinishedAt), timeArg(r.HeartbeatAt),
+			r.Read, r.Succeeded, r.Failed, r.Skipped}
+		if q.dialect == SQLite {
+			if _, err := q.execPrepared(ctx, insertRunSQL+`($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, row...); err != nil {
+				return fmt.Errorf("store: insert run: %w", err)
+			}
+			continue
+		}
+		if rows = append(rows, row); len(rows) == 64 {
+			if err := q.multiInsert(ctx, "insert runs", insertRunSQL, 17, rows); err != nil {
+				return err
+			}
+			rows = rows[:0]
+		}
+	}
+	return q.multiInsert(ctx, "insert runs", insertRunSQL, 17, rows)
+}
+
+// timeArg is a nullable time as a query argument.
+func timeArg(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UTC()
+}
+
 // RunByID loads a run of a project ("" projectID: any project, for the
 // worker).
 func (q *Q) RunByID(ctx context.Context, projectID, id string) (*Run, error) {
