@@ -206,6 +206,7 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 	a.Connections.Network = network
 	a.Consumers = consumer.NewService(st, a.Keyring)
 	a.ConsumerAuth = consumer.NewVerifier(st, a.Keyring)
+	a.Consumers.OnChange = a.ConsumerAuth.Forget
 	a.ConsumerAuth.Log = log
 	a.ConsumerAuth.ClientIP = func(r *http.Request) netip.Addr { return httpx.ClientIPFrom(r.Context()) }
 	a.ConsumerAuth.JWKSClient = func(ctx context.Context, projectID string) (*http.Client, error) {
@@ -265,6 +266,7 @@ func (a *App) BuildServer() error {
 	pipelines := pipeline.NewService(a.Store)
 	pipelines.Validate = ValidateFlow
 	pipelines.CheckConnections = FlowConnections(a.Store)
+	pipelines.OnFlowChange = a.Runs.ForgetFlows
 	a.Server = web.New(web.Deps{
 		Accounts: a.Accounts,
 		Projects: projects,

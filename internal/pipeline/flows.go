@@ -116,6 +116,7 @@ func (s *Service) saveVersion(ctx context.Context, p *account.Principal, g *acce
 		out = &next
 		return nil
 	})
+	s.flowsChanged(g.Project.ID, err)
 	return out, err
 }
 
@@ -147,12 +148,13 @@ func (s *Service) SetFlowEnabled(ctx context.Context, p *account.Principal, g *a
 			map[string]any{"name": f.Name, "pipe_id": pipeID, "version": f.Version, "enabled": change(!enabled, enabled)}))
 		return err
 	})
+	s.flowsChanged(g.Project.ID, err)
 	return out, err
 }
 
 // DeleteFlow removes a flow and every version of it.
 func (s *Service) DeleteFlow(ctx context.Context, p *account.Principal, g *access.Grant, pipeID, id string, c account.Client) error {
-	return s.st.InTx(ctx, func(q *store.Q) error {
+	err := s.st.InTx(ctx, func(q *store.Q) error {
 		if _, _, err := recheck(ctx, q, g.Project.ID, p, access.EditIntegrations); err != nil {
 			return err
 		}
@@ -167,4 +169,6 @@ func (s *Service) DeleteFlow(ctx context.Context, p *account.Principal, g *acces
 			map[string]any{"name": f.Name, "pipe_id": pipeID, "version": f.Version, "enabled": f.Enabled}))
 		return err
 	})
+	s.flowsChanged(g.Project.ID, err)
+	return err
 }

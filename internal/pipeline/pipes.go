@@ -234,7 +234,7 @@ func (s *Service) UpdatePipe(ctx context.Context, p *account.Principal, g *acces
 
 // DeletePipe removes a pipe with its flows and their versions.
 func (s *Service) DeletePipe(ctx context.Context, p *account.Principal, g *access.Grant, id string, c account.Client) error {
-	return s.st.InTx(ctx, func(q *store.Q) error {
+	err := s.st.InTx(ctx, func(q *store.Q) error {
 		if _, _, err := recheck(ctx, q, g.Project.ID, p, access.EditIntegrations); err != nil {
 			return err
 		}
@@ -253,4 +253,6 @@ func (s *Service) DeletePipe(ctx context.Context, p *account.Principal, g *acces
 			map[string]any{"name": row.Name, "flows_deleted": n}))
 		return err
 	})
+	s.flowsChanged(g.Project.ID, err)
+	return err
 }

@@ -40,6 +40,17 @@ type Service struct {
 	// CheckConnections checks the connections a valid definition names
 	// against the project's (nil: not checked).
 	CheckConnections CheckConnectionsFunc
+	// OnFlowChange is told, after the change committed, that flows of a
+	// project were saved, switched on or off, or deleted (nil: nobody),
+	// so caches of flow rows drop them at once.
+	OnFlowChange func(projectID string)
+}
+
+// flowsChanged tells OnFlowChange, when err is nil.
+func (s *Service) flowsChanged(projectID string, err error) {
+	if err == nil && s.OnFlowChange != nil {
+		s.OnFlowChange(projectID)
+	}
 }
 
 // CheckConnectionsFunc checks a valid definition (its canonical JSON)

@@ -23,6 +23,9 @@ const (
 	// DefaultDynamicOverrun is how long a sync run may go on after its
 	// caller was answered 504, before it is cancelled and failed.
 	DefaultDynamicOverrun = 5 * time.Minute
+	// DefaultDynamicShowRunningAfter is DynamicOptions.ShowRunningAfter's
+	// default.
+	DefaultDynamicShowRunningAfter = 500 * time.Millisecond
 )
 
 // DynamicOptions configure dynamic calls (POST /call).
@@ -38,6 +41,11 @@ type DynamicOptions struct {
 	// Sealer seals async call bodies at rest (the keyring); without one
 	// async calls are refused.
 	Sealer Sealer
+	// ShowRunningAfter is how long a sync run of a flow that neither
+	// writes nor calls out goes on before its row is written as running
+	// (0: DefaultDynamicShowRunningAfter); a shorter one is written once,
+	// when it ends.
+	ShowRunningAfter time.Duration
 }
 
 // dynamic is the Service's state for dynamic calls.
@@ -45,6 +53,8 @@ type dynamic struct {
 	mu   sync.Mutex
 	opts DynamicOptions
 	sems map[string]chan struct{}
+	// work hands a sync run to an idle worker (goRun).
+	work chan func()
 	// hook runs inside a sync run before the engine, for tests (a panic
 	// or a block there is the run's).
 	hook func(ctx context.Context, runID string)
@@ -60,6 +70,9 @@ func (s *Service) SetDynamic(o DynamicOptions) {
 	if o.Overrun <= 0 {
 		o.Overrun = DefaultDynamicOverrun
 	}
+	if o.ShowRunningAfter <= 0 {
+		o.ShowRunningAfter = DefaultDynamicShowRunningAfter
+	}
 	s.dyn.opts = o
 }
 
@@ -72,6 +85,9 @@ func (s *Service) dynOpts() DynamicOptions {
 	}
 	if o.Overrun <= 0 {
 		o.Overrun = DefaultDynamicOverrun
+	}
+	if o.ShowRunningAfter <= 0 {
+		o.ShowRunningAfter = DefaultDynamicShowRunningAfter
 	}
 	return o
 }
@@ -172,7 +188,7 @@ func (r *CallResult) DestinationFailed() bool {
 
 // callable loads and compiles a dynamic flow of a project.
 func (s *Service) callable(ctx context.Context, projectID, flowID, mode string) (*store.Flow, *flow.Compiled, error) {
-	f, err := s.st.Reader().FlowInProject(ctx, projectID, flowID)
+	f, err := s.flowRow(ctx, projectID, flowID)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -196,13 +212,19 @@ func (s *Service) callable(ctx context.Context, projectID, flowID, mode string) 
 // on; it waits for a free slot until the flow's timeout, then gets a
 // *BusyError.
 //
-// The run is a row with trigger dynamic and triggered_by consumerName,
-// running with a heartbeat like a queued run; its failures keep their
-// entity IDs. Past the flow's timeout (trigger.dynamic.timeout) CallSync
-// returns a *TimeoutError with the run ID and the run goes on, detached
-// from ctx, for at most DynamicOptions.Overrun more. A panic in the run
-// fails it and gives a *CallPanicError. A run that cannot start (a
-// connection is missing) is failed and gives a *StartError.
+// The run is a row with trigger dynamic and triggered_by consumerName;
+// its failures keep their entity IDs. The row is written when the run
+// ends, group-committed with the runs of other calls ending at about the
+// same time (journal.go), and CallSync returns only once it committed.
+// A run is shown running (its row written, with a heartbeat, and it can
+// be cancelled) before it ends when its flow writes or calls out — at
+// once, so a crash midway leaves a run the sweep fails —, when it has
+// gone on for DynamicOptions.ShowRunningAfter, and when its caller is
+// answered 504. Past the flow's timeout (trigger.dynamic.timeout)
+// CallSync returns a *TimeoutError with the run ID and the run goes on,
+// detached from ctx, for at most DynamicOptions.Overrun more. A panic in
+// the run fails it and gives a *CallPanicError. A run that cannot start
+// (a connection is missing) is failed and gives a *StartError.
 func (s *Service) CallSync(ctx context.Context, projectID, flowID, consumerName string, records []any) (*CallResult, error) {
 	f, c, err := s.callable(ctx, projectID, flowID, "sync")
 	if err != nil {
@@ -219,71 +241,188 @@ func (s *Service) CallSync(ctx context.Context, projectID, flowID, consumerName 
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
-	release := func() { <-sem }
+	release := sync.OnceFunc(func() { <-sem })
 
-	run := &store.Run{ProjectID: projectID, FlowID: f.ID, PipeID: f.PipeID, Trigger: store.TriggerDynamic, TriggeredBy: consumerName}
-	err = s.st.InTx(ctx, func(q *store.Q) error {
-		if err := q.CreateRun(ctx, run); err != nil {
-			return err
+	now := s.st.Now()
+	run := &store.Run{ID: store.NewID(), ProjectID: projectID, FlowID: f.ID, PipeID: f.PipeID, Trigger: store.TriggerDynamic,
+		TriggeredBy: consumerName, Status: store.RunRunning, CreatedAt: now, StartedAt: &now}
+	rctx, cancel := context.WithTimeoutCause(context.WithoutCancel(ctx), c.Timeout+o.Overrun,
+		fmt.Errorf("the run went on %s past the flow's timeout (%s) and was stopped", o.Overrun, c.Timeout))
+	sr := &syncRun{run: run, release: release}
+	sr.ctx, sr.cancel = context.WithCancelCause(rctx)
+	if len(engine.WriteSteps(c)) > 0 || len(engine.CallSteps(c)) > 0 {
+		if err := s.showRunning(sr); err != nil {
+			cancel()
+			release()
+			return nil, err
 		}
-		_, err := q.BeginRun(ctx, run.ID, true)
-		return err
-	})
-	if err != nil {
-		release()
-		return nil, err
 	}
-	run.Status = store.RunRunning
 
 	type outcome struct {
 		res *CallResult
 		err error
 	}
 	done := make(chan outcome, 1)
-	rctx, cancel := context.WithTimeoutCause(context.WithoutCancel(ctx), c.Timeout+o.Overrun,
-		fmt.Errorf("the run went on %s past the flow's timeout (%s) and was stopped", o.Overrun, c.Timeout))
-	go func() {
+	s.goRun(func() {
 		defer release()
 		defer cancel()
-		res, err := s.runSync(rctx, run, c, records)
+		res, err := s.runSync(sr, c, records)
 		done <- outcome{res, err}
-	}()
-	select {
-	case out := <-done:
-		return out.res, out.err
-	case <-timer.C:
-		return nil, &TimeoutError{RunID: run.ID, Timeout: c.Timeout}
-	case <-ctx.Done():
-		// The caller went away: the run goes on as after a timeout.
-		return nil, ctx.Err()
+	})
+	show := time.NewTimer(o.ShowRunningAfter)
+	defer show.Stop()
+	for {
+		select {
+		case out := <-done:
+			return out.res, out.err
+		case <-show.C:
+			if err := s.showRunning(sr); err != nil {
+				s.log.Warn("runs: showing a dynamic run running", "run", run.ID, "err", err)
+			}
+		case <-timer.C:
+			// The caller gets the run's ID: it must be there to look up.
+			if err := s.showRunning(sr); err != nil {
+				s.log.Warn("runs: showing a dynamic run running", "run", run.ID, "err", err)
+			}
+			return nil, &TimeoutError{RunID: run.ID, Timeout: c.Timeout}
+		case <-ctx.Done():
+			// The caller went away: the run goes on as after a timeout.
+			return nil, ctx.Err()
+		}
 	}
 }
 
-// runSync runs a sync run that is running already, and finishes it.
-func (s *Service) runSync(ctx context.Context, run *store.Run, c *flow.Compiled, records []any) (res *CallResult, err error) {
-	// rec holds the run's failures and log values until the run ends:
-	// they are written with its end, in one transaction (a call is one
-	// batch, and one commit is most of what a call costs the database).
-	var rec *recorder
-	finish := func(status, msg string) {
-		run.Status, run.Error = status, msg
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
-		defer cancel()
-		ferr := s.st.InTx(fctx, func(q *store.Q) error {
-			if rec != nil {
-				if err := q.InsertRunFailures(fctx, rec.failures); err != nil {
-					return err
-				}
-				if err := q.InsertRunLogs(fctx, rec.logs); err != nil {
-					return err
-				}
-			}
-			return s.finishTx(fctx, q, run)
-		})
-		if ferr != nil {
-			s.log.Error("runs: finishing a dynamic run", "run", run.ID, "err", ferr)
+// workerIdle is how long a worker of sync runs waits for the next run
+// before it exits.
+const workerIdle = 10 * time.Second
+
+// goRun runs fn, a sync call's run, on an idle worker goroutine, or on a
+// new one when none is idle. Workers outlive one run, so a run does not
+// grow a fresh goroutine's stack every time (jq evaluation goes deep);
+// their number follows the calls in flight, which the project slots
+// bound, and an idle one exits after workerIdle.
+func (s *Service) goRun(fn func()) {
+	select {
+	case s.dyn.work <- fn:
+	default:
+		go s.worker(fn)
+	}
+}
+
+func (s *Service) worker(fn func()) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		fn()
+		idle.Reset(workerIdle)
+		select {
+		case fn = <-s.dyn.work:
+		case <-idle.C:
+			return
 		}
 	}
+}
+
+// syncRun is a sync call's run while it goes on.
+type syncRun struct {
+	// ctx is the run's context; cancel ends it (the heartbeat does when
+	// someone asks to cancel the run, or its row is gone).
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	// release gives the project's slot back (once; later calls do
+	// nothing).
+	release func()
+
+	mu  sync.Mutex
+	run *store.Run
+	// stored says its row exists (written running by showRunning).
+	stored bool
+	// ended says its end was written (or tried to be).
+	ended bool
+	// hbDone is closed when its heartbeat stops; nil while none runs.
+	hbDone chan struct{}
+}
+
+// showRunning writes the row of a run that is going on, as running with a
+// heartbeat, and makes it cancellable on this node; it does nothing for a
+// run already shown or ended. It returns once the row committed.
+func (s *Service) showRunning(sr *syncRun) error {
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	if sr.stored || sr.ended {
+		return nil
+	}
+	r := *sr.run
+	now := s.st.Now()
+	r.HeartbeatAt = &now
+	if err := s.journalWrite(&journalEntry{run: &r, insert: true}); err != nil {
+		return err
+	}
+	sr.stored = true
+	s.mu.Lock()
+	s.cancels[r.ID] = sr.cancel
+	s.mu.Unlock()
+	sr.hbDone = make(chan struct{})
+	go func() {
+		defer close(sr.hbDone)
+		s.heartbeat(sr.ctx, r.ID, max(s.flushEvery(), minHeartbeat), sr.cancel)
+	}()
+	return nil
+}
+
+// endSync writes a sync run's end: its whole row, or its final status
+// when it was shown running, with its failures and log values, in the
+// journal's next group commit.
+func (s *Service) endSync(sr *syncRun, status, msg string, cs engine.Counters, rec *recorder) error {
+	// The run's slot is free once its flow is done: waiting for the
+	// commit is not work of the project's.
+	sr.release()
+	sr.mu.Lock()
+	defer sr.mu.Unlock()
+	sr.ended = true
+	run := sr.run
+	run.Status, run.Error = status, msg
+	run.Read, run.Succeeded, run.Failed, run.Skipped = cs.Read, cs.Succeeded, cs.Failed, cs.Skipped
+	now := s.st.Now()
+	run.FinishedAt = &now
+	e := &journalEntry{run: run, insert: !sr.stored}
+	if rec != nil {
+		e.failures, e.logs = rec.failures, rec.logs
+	}
+	if err := s.journalWrite(e); err != nil {
+		s.log.Error("runs: finishing a dynamic run", "run", run.ID, "err", err)
+		return fmt.Errorf("recording the run %s: %w", run.ID, err)
+	}
+	return nil
+}
+
+// stopSync ends a sync run's context and heartbeat.
+func (s *Service) stopSync(sr *syncRun) {
+	sr.cancel(nil)
+	sr.mu.Lock()
+	hb, stored := sr.hbDone, sr.stored
+	sr.mu.Unlock()
+	if hb != nil {
+		<-hb
+	}
+	if stored {
+		s.mu.Lock()
+		delete(s.cancels, sr.run.ID)
+		s.mu.Unlock()
+	}
+}
+
+// runSync runs a sync call's run and ends it.
+func (s *Service) runSync(sr *syncRun, c *flow.Compiled, records []any) (res *CallResult, err error) {
+	run := sr.run
+	// rec holds the run's failures and log values until the run ends:
+	// they are written with its end, in one transaction.
+	var (
+		rec *recorder
+		cs  engine.Counters
+	)
+	finish := func(status, msg string) error { return s.endSync(sr, status, msg, cs, rec) }
+	defer s.stopSync(sr)
 	defer func() {
 		if p := recover(); p != nil {
 			// The value may hold record data: the log gets the stack
@@ -294,9 +433,7 @@ func (s *Service) runSync(ctx context.Context, run *store.Run, c *flow.Compiled,
 		}
 	}()
 
-	rctx, _, stop := s.watch(ctx, run.ID)
-	defer stop()
-
+	rctx := sr.ctx
 	if h := s.dyn.hook; h != nil {
 		h(rctx, run.ID)
 	}
@@ -305,10 +442,10 @@ func (s *Service) runSync(ctx context.Context, run *store.Run, c *flow.Compiled,
 		finish(store.RunFailed, err.Error())
 		return nil, &StartError{RunID: run.ID, Message: err.Error()}
 	}
-	rec = &recorder{s: s, run: run, last: time.Now()}
+	rec = &recorder{s: s, run: run}
 	e.rec = rec
 	result, resps, runErr := e.e.RunRecords(rctx, records)
-	run.Read, run.Succeeded, run.Failed, run.Skipped = result.Read, result.Succeeded, result.Failed, result.Skipped
+	cs = result.Counters
 	cause := context.Cause(rctx)
 	switch {
 	case runErr != nil && errors.Is(cause, errGone):
@@ -323,8 +460,11 @@ func (s *Service) runSync(ctx context.Context, run *store.Run, c *flow.Compiled,
 		finish(store.RunFailed, runErr.Error())
 		return nil, &StartError{RunID: run.ID, Message: runErr.Error()}
 	}
-	finish(Outcome(result.Counters))
-	return &CallResult{RunID: run.ID, Counters: result.Counters, Responses: resps}, nil
+	if err := finish(Outcome(cs)); err != nil {
+		// The caller must not take an answer whose run is not recorded.
+		return nil, err
+	}
+	return &CallResult{RunID: run.ID, Counters: cs, Responses: resps}, nil
 }
 
 // dynEngine is an engine whose callbacks keep a run's failures and logs.

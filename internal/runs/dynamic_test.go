@@ -88,6 +88,9 @@ func TestCallSync(t *testing.T) {
 		if err := w.st.Writer().SetFlowEnabled(ctx, f); err != nil {
 			t.Fatal(err)
 		}
+		// The flow row read by the calls above is trusted for a while;
+		// the pipeline service tells the runs service of a change.
+		w.s.ForgetFlows(f.ProjectID)
 		if _, err := w.s.CallSync(ctx, f.ProjectID, f.ID, "erp", nil); !errors.Is(err, runs.ErrFlowDisabled) {
 			t.Errorf("disabled flow: %v", err)
 		}
@@ -306,4 +309,35 @@ func js(v any) string {
 		return err.Error()
 	}
 	return string(b)
+}
+
+// TestCallSyncFlowRowTTL: a change made on another node (straight in the
+// store, nobody told) takes effect once the cached row is older than
+// FlowRowTTL.
+func TestCallSyncFlowRowTTL(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, st *store.Store) {
+		ctx := context.Background()
+		w := newWorld(t, st)
+		w.s.FlowRowTTL = 50 * time.Millisecond
+		f := w.callable(t, "orders", syncDoc)
+		rec := []any{map[string]any{"id": "T1", "total": 1}}
+		if _, err := w.s.CallSync(ctx, f.ProjectID, f.ID, "erp", rec); err != nil {
+			t.Fatal(err)
+		}
+		f.Enabled = false
+		if err := w.st.Writer().SetFlowEnabled(ctx, f); err != nil {
+			t.Fatal(err)
+		}
+		for range 500 {
+			_, err := w.s.CallSync(ctx, f.ProjectID, f.ID, "erp", rec)
+			if errors.Is(err, runs.ErrFlowDisabled) {
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		t.Fatal("the disabled flow still took calls long after FlowRowTTL")
+	})
 }

@@ -1,7 +1,9 @@
 package runs
 
 import (
+	"context"
 	"sync"
+	"time"
 
 	"github.com/sluice-dev/sluice/internal/flow"
 	"github.com/sluice-dev/sluice/internal/store"
@@ -44,4 +46,65 @@ func (fc *flowCache) get(f *store.Flow) (*flow.Compiled, error) {
 	fc.m[f.ID] = cachedFlow{version: f.Version, def: f.Definition, c: c, err: err}
 	fc.mu.Unlock()
 	return c, err
+}
+
+// DefaultFlowRowTTL is how long a dynamic call trusts a flow row it read
+// (Service.FlowRowTTL's default).
+const DefaultFlowRowTTL = time.Second
+
+// flowRows keeps the rows of called flows for a short while, so a
+// dynamic call does not read its flow's row (and definition) from the
+// database every time. A change made through this node (pipeline's
+// OnFlowChange, wired to ForgetFlows) takes effect at once; one made on
+// another node within the TTL.
+type flowRows struct {
+	mu sync.Mutex
+	m  map[[2]string]flowRow
+}
+
+type flowRow struct {
+	f  *store.Flow
+	at time.Time
+}
+
+// flowRow loads a flow of a project, or gives the row read less than the
+// TTL ago.
+func (s *Service) flowRow(ctx context.Context, projectID, flowID string) (*store.Flow, error) {
+	ttl := s.FlowRowTTL
+	if ttl == 0 {
+		ttl = DefaultFlowRowTTL
+	}
+	key := [2]string{projectID, flowID}
+	now := time.Now()
+	if ttl > 0 {
+		s.rows.mu.Lock()
+		r, ok := s.rows.m[key]
+		s.rows.mu.Unlock()
+		if ok && now.Sub(r.at) < ttl {
+			return r.f, nil
+		}
+	}
+	f, err := s.st.Reader().FlowInProject(ctx, projectID, flowID)
+	if err != nil || ttl < 0 {
+		return f, err
+	}
+	s.rows.mu.Lock()
+	if s.rows.m == nil || len(s.rows.m) >= maxCachedFlows {
+		s.rows.m = map[[2]string]flowRow{}
+	}
+	s.rows.m[key] = flowRow{f: f, at: now}
+	s.rows.mu.Unlock()
+	return f, nil
+}
+
+// ForgetFlows drops the cached flow rows of a project: its flows changed
+// (saved, switched on or off, deleted, or their pipe deleted).
+func (s *Service) ForgetFlows(projectID string) {
+	s.rows.mu.Lock()
+	defer s.rows.mu.Unlock()
+	for k := range s.rows.m {
+		if k[0] == projectID {
+			delete(s.rows.m, k)
+		}
+	}
 }

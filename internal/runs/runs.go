@@ -55,13 +55,21 @@ type Service struct {
 	// kinds (nil: only file flows run).
 	Connections Binder
 
+	// FlowRowTTL is how long a dynamic call trusts a flow row it read (0:
+	// DefaultFlowRowTTL; negative: it reads the row every time).
+	FlowRowTTL time.Duration
+
 	// flows keeps flows compiled for ticks and dynamic calls.
 	flows flowCache
+	// rows keeps the rows of called flows (flowcache.go).
+	rows flowRows
 
 	mu      sync.Mutex
 	cancels map[string]context.CancelCauseFunc
 	// dyn serves dynamic calls (dynamic.go).
 	dyn dynamic
+	// journal group-commits the rows of dynamic runs (journal.go).
+	journal journal
 }
 
 // NewService builds the runs service; filesDir is the only directory
@@ -70,7 +78,9 @@ func NewService(st *store.Store, filesDir string, log *slog.Logger) *Service {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{st: st, filesDir: filesDir, log: log, cancels: map[string]context.CancelCauseFunc{}}
+	s := &Service{st: st, filesDir: filesDir, log: log, cancels: map[string]context.CancelCauseFunc{}}
+	s.dyn.work = make(chan func())
+	return s
 }
 
 // Binder binds a connection a flow names to the connector kind that

@@ -161,6 +161,16 @@ func TestDynamicCalls(t *testing.T) {
 			}
 		}
 
+		// Switching the flow off through the API takes effect on the very
+		// next call (the cached flow row is dropped), and back on too.
+		wantStatus(t, ann.Do(t, "POST", flowPath(pid, pipe, "/", syncFlow, "/disable"), nil), http.StatusOK, "disable")
+		r = k.json(t, map[string]any{"order_no": "SO-8", "lines": []any{map[string]any{"qty": 1}}})
+		if r.Status != http.StatusConflict || r.Header.Get("X-Sluice-Run-Id") != "" {
+			t.Errorf("call of a disabled flow: %d %s, want 409 and no run", r.Status, r.Body)
+		}
+		wantStatus(t, ann.Do(t, "POST", flowPath(pid, pipe, "/", syncFlow, "/enable"), nil), http.StatusOK, "enable again")
+		wantStatus(t, k.json(t, map[string]any{"order_no": "SO-9", "lines": []any{map[string]any{"qty": 1}}}), http.StatusOK, "call after enabling")
+
 		// The async flow: 202 with the run, which then runs.
 		ka := &caller{inst: inst, c: k.c, path: "/call/" + pid + "/" + asyncFlow, auth: basic}
 		r = ka.json(t, map[string]any{"order_no": "SO-7"})
