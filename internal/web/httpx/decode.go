@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+
+	"github.com/sluice-dev/sluice/internal/jsonx"
 )
 
 // MaxBodyBytes is the default cap on a JSON request body. Sluice's requests
@@ -267,9 +269,19 @@ func CheckJSONType(r *http.Request) error {
 
 // ParseJSON decodes body, which must be exactly one JSON value nested at
 // most MaxJSONDepth deep, into any with numbers kept as json.Number.
+//
+// A body that is not too deep goes straight to jsonx (dynamic calls parse
+// every body, and the token-by-token scan cost as much as the rest of the
+// call's HTTP handling); a body that fails there, or nests too deep, is
+// scanned token by token for an error that names the byte at fault.
 func ParseJSON(body []byte) (any, error) {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil, BadRequest("empty_body", "the request body is empty; send a JSON object or an array of objects")
+	}
+	if !nestsDeeper(body, MaxJSONDepth) {
+		if v, err := jsonx.Decode(body); err == nil {
+			return v, nil
+		}
 	}
 	if e := scanJSON(body, MaxJSONDepth); e != nil {
 		return nil, e
@@ -281,4 +293,33 @@ func ParseJSON(body []byte) (any, error) {
 		return nil, decodeError(err)
 	}
 	return v, nil
+}
+
+// nestsDeeper says whether the brackets of body, outside strings, open
+// deeper than max: a bound checked before a decoder recurses into the
+// text. It does not check the syntax (the decoder does).
+func nestsDeeper(body []byte, max int) bool {
+	depth, inString, escaped := 0, false, false
+	for _, c := range body {
+		switch {
+		case inString:
+			switch {
+			case escaped:
+				escaped = false
+			case c == '\\':
+				escaped = true
+			case c == '"':
+				inString = false
+			}
+		case c == '"':
+			inString = true
+		case c == '{' || c == '[':
+			if depth++; depth > max {
+				return true
+			}
+		case c == '}' || c == ']':
+			depth--
+		}
+	}
+	return false
 }

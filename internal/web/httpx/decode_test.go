@@ -1,9 +1,12 @@
 package httpx
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -138,4 +141,77 @@ func TestDecodeJSONBehindMaxBody(t *testing.T) {
 	if w.Code != http.StatusRequestEntityTooLarge || !strings.Contains(w.Body.String(), "8-byte") {
 		t.Fatalf("got %d %s", w.Code, w.Body)
 	}
+}
+
+// parseJSONTokens is ParseJSON as it was before the jsonx fast path: the
+// token-by-token scan, then encoding/json. ParseJSON must agree with it.
+func parseJSONTokens(body []byte) (any, error) {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return ParseJSON(body)
+	}
+	if e := scanJSON(body, MaxJSONDepth); e != nil {
+		return nil, e
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var v any
+	if err := dec.Decode(&v); err != nil {
+		return nil, decodeError(err)
+	}
+	return v, nil
+}
+
+func sameParse(t *testing.T, body []byte) {
+	t.Helper()
+	got, gerr := ParseJSON(body)
+	want, werr := parseJSONTokens(body)
+	if (gerr == nil) != (werr == nil) || (gerr != nil && gerr.Error() != werr.Error()) {
+		t.Fatalf("ParseJSON(%.80q): error %v, want %v", body, gerr, werr)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("ParseJSON(%.80q) = %#v, want %#v", body, got, want)
+	}
+}
+
+func TestParseJSONSameAsTokenScan(t *testing.T) {
+	deep := func(n int, open, close string) []byte {
+		return []byte(strings.Repeat(open, n) + strings.Repeat(close, n))
+	}
+	bodies := [][]byte{
+		[]byte(`{"order_no":"SO-1","lines":[{"qty":1.5e3},{"qty":-0}],"ok":true,"none":null}`),
+		[]byte(`[{"a":"]]]]}}}{{{[[[\"\\"}, {"b":"\u00e9\ud83d\ude00"}]`),
+		[]byte(`{"big":123456789012345678901234567890, "s":"<&>"}`),
+		[]byte(" \n {\"a\":1} \t"),
+		[]byte(`{"a":1} {"b":2}`),
+		[]byte(`{"a":1}]`),
+		[]byte(`{"a":`),
+		[]byte(`{"a" 1}`),
+		[]byte(`{"a":"\x"}`),
+		[]byte("{\"a\":\"\xff\"}"),
+		[]byte(`nul`),
+		[]byte(`"just a string"`),
+		[]byte(`   `),
+		deep(MaxJSONDepth, "[", "]"),
+		deep(MaxJSONDepth+1, "[", "]"),
+		deep(MaxJSONDepth+1, `{"a":`, "}"),
+		append([]byte(`["`+strings.Repeat("[", 5000)+`"`), deep(3, "[", "]")[1:]...),
+	}
+	for _, b := range bodies {
+		sameParse(t, b)
+	}
+	// Brackets inside strings do not count towards the depth.
+	if _, err := ParseJSON([]byte(`{"a":"` + strings.Repeat("{[", 1000) + `"}`)); err != nil {
+		t.Fatalf("brackets in a string counted as nesting: %v", err)
+	}
+	var e *Error
+	if _, err := ParseJSON(deep(MaxJSONDepth+1, "[", "]")); !errors.As(err, &e) || e.Code != "json_too_deep" {
+		t.Fatalf("too deep: %v", err)
+	}
+}
+
+func FuzzParseJSON(f *testing.F) {
+	for _, s := range []string{`{"a":[1,2,{"b":"]"}]}`, `[[["\""]]]`, `{"a":1}x`, `1e999`, `{"a":"\ud800"}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) { sameParse(t, body) })
 }

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"runtime/debug"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/netguard"
@@ -73,19 +74,19 @@ func Logger(base *slog.Logger) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
-			l := base
-			if id := RequestIDFrom(r.Context()); id != "" {
-				l = l.With("request_id", id)
-			}
+			// The request's logger is made only when something asks for it
+			// (LoggerFrom): most requests log the access line alone, and
+			// With copies the handler.
+			rl := &lazyLogger{base: base, id: RequestIDFrom(r.Context())}
 			rec := recordResponse(w)
-			ctx := context.WithValue(r.Context(), loggerKey, l)
+			ctx := context.WithValue(r.Context(), loggerKey, rl)
 			serveWithContext(next, rec, r, ctx)
 
 			ip := ClientIPFrom(r.Context())
 			if !ip.IsValid() {
 				ip = (*netguard.TrustedProxies)(nil).ClientIP(r) // the TCP peer
 			}
-			l.LogAttrs(ctx, slog.LevelInfo, "http request",
+			attrs := [9]slog.Attr{
 				slog.String("method", r.Method),
 				slog.String("path", logPath(r)),
 				slog.String("route", r.Pattern),
@@ -93,16 +94,42 @@ func Logger(base *slog.Logger) func(http.Handler) http.Handler {
 				slog.Int64("bytes", rec.bytes),
 				slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000),
 				slog.String("client_ip", addrString(ip)),
-			)
+			}
+			n := 7
+			if rl.id != "" {
+				// Where With would have put it: first.
+				copy(attrs[1:], attrs[:n])
+				attrs[0] = slog.String("request_id", rl.id)
+				n++
+			}
+			base.LogAttrs(ctx, slog.LevelInfo, "http request", attrs[:n]...)
 		})
 	}
+}
+
+// lazyLogger is the request's logger, made on first use.
+type lazyLogger struct {
+	base *slog.Logger
+	id   string
+	once sync.Once
+	l    *slog.Logger
+}
+
+func (rl *lazyLogger) logger() *slog.Logger {
+	rl.once.Do(func() {
+		rl.l = rl.base
+		if rl.id != "" {
+			rl.l = rl.base.With("request_id", rl.id)
+		}
+	})
+	return rl.l
 }
 
 // LoggerFrom returns the request's logger from Logger, or slog.Default() when
 // there is none, so code deep in a handler can always log.
 func LoggerFrom(ctx context.Context) *slog.Logger {
-	if l, ok := ctx.Value(loggerKey).(*slog.Logger); ok {
-		return l
+	if rl, ok := ctx.Value(loggerKey).(*lazyLogger); ok {
+		return rl.logger()
 	}
 	return slog.Default()
 }
