@@ -275,19 +275,20 @@ func (s *Store) InTx(ctx context.Context, fn func(q *Q) error) (err error) {
 	return nil
 }
 
-// execPrepared runs a write that a hot path makes many times in one
-// transaction (the rows of a group commit) through a statement SQLite
-// parsed once: on SQLite, inside InTx, once the statement was prepared
-// (after the first transaction that asked for it). Elsewhere it runs the
-// query as usual; PostgreSQL's driver caches prepared statements itself.
-func (q *Q) execPrepared(ctx context.Context, query string, args ...any) (sql.Result, error) {
-	if q.tx != nil && q.ws != nil && q.dialect == SQLite {
-		if v, ok := q.ws.wstmts.Load(query); ok {
-			return q.tx.StmtContext(ctx, v.(*sql.Stmt)).ExecContext(ctx, args...)
-		}
-		q.ws.wanted.Store(query, struct{}{})
+// prepared gives query's statement bound to q's transaction, parsed once
+// for the store: on SQLite, inside InTx, once the statement was prepared
+// (after the first transaction that asked for it). Otherwise it gives nil
+// and the query is to be run as usual; PostgreSQL's driver caches
+// prepared statements itself. The statement closes with the transaction.
+func (q *Q) prepared(ctx context.Context, query string) *sql.Stmt {
+	if q.tx == nil || q.ws == nil || q.dialect != SQLite {
+		return nil
 	}
-	return q.q.ExecContext(ctx, query, args...)
+	if v, ok := q.ws.wstmts.Load(query); ok {
+		return q.tx.StmtContext(ctx, v.(*sql.Stmt))
+	}
+	q.ws.wanted.Store(query, struct{}{})
+	return nil
 }
 
 // prepareWanted prepares on the write pool the statements execPrepared

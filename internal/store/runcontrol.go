@@ -114,7 +114,7 @@ func (q *Q) StuckRuns(ctx context.Context, heartbeatBefore time.Time, jobKind st
 	}
 	rows, err := q.q.QueryContext(ctx, `SELECT `+runColumns+`,
 		CASE WHEN status = $1 AND COALESCE(heartbeat_at, started_at, created_at) < $2 THEN 1 ELSE 0 END
-		FROM runs WHERE status IN ($3, $1) AND (
+		FROM runs WHERE status IN ('queued', 'running') AND (
 			(status = $1 AND COALESCE(heartbeat_at, started_at, created_at) < $2)
 			OR ((trigger_kind <> $4 OR status = $3) AND NOT EXISTS (SELECT 1 FROM river_job j WHERE j.kind = $5 AND `+jobRunID+` = runs.id AND j.state IN `+liveJobStates+`))
 		) ORDER BY id LIMIT $6`, RunRunning, heartbeatBefore.UTC(), RunQueued, TriggerDynamic, jobKind, limit)

@@ -127,6 +127,11 @@ const insertRunSQL = `INSERT INTO runs (id, project_id, flow_id, pipe_id, trigge
 // of at most 64 rows (one round trip each). A run without an ID or a
 // creation time gets one.
 func (q *Q) InsertRuns(ctx context.Context, rs []*Run) error {
+	const one = insertRunSQL + `($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`
+	var stmt *sql.Stmt
+	if q.dialect == SQLite && len(rs) > 0 {
+		stmt = q.prepared(ctx, one)
+	}
 	rows := make([][]any, 0, min(len(rs), 64))
 	for _, r := range rs {
 		if r.ID == "" {
@@ -139,7 +144,13 @@ func (q *Q) InsertRuns(ctx context.Context, rs []*Run) error {
 			nullString(r.ParentRunID), r.CreatedAt, timeArg(r.StartedAt), timeArg(r.FinishedAt), timeArg(r.HeartbeatAt),
 			r.Read, r.Succeeded, r.Failed, r.Skipped}
 		if q.dialect == SQLite {
-			if _, err := q.execPrepared(ctx, insertRunSQL+`($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)`, row...); err != nil {
+			var err error
+			if stmt != nil {
+				_, err = stmt.ExecContext(ctx, row...)
+			} else {
+				_, err = q.q.ExecContext(ctx, one, row...)
+			}
+			if err != nil {
 				return fmt.Errorf("store: insert run: %w", err)
 			}
 			continue
