@@ -263,6 +263,9 @@ func (s *Service) CallSync(ctx context.Context, projectID, flowID, consumerName 
 		err error
 	}
 	done := make(chan outcome, 1)
+	// The journal's leader waits for this run's end, briefly, to commit
+	// it with the others.
+	s.journal.expect()
 	s.goRun(func() {
 		defer release()
 		defer cancel()
@@ -379,13 +382,14 @@ func (s *Service) endSync(sr *syncRun, status, msg string, cs engine.Counters, r
 	sr.release()
 	sr.mu.Lock()
 	defer sr.mu.Unlock()
+	expected := !sr.ended
 	sr.ended = true
 	run := sr.run
 	run.Status, run.Error = status, msg
 	run.Read, run.Succeeded, run.Failed, run.Skipped = cs.Read, cs.Succeeded, cs.Failed, cs.Skipped
 	now := s.st.Now()
 	run.FinishedAt = &now
-	e := &journalEntry{run: run, insert: !sr.stored}
+	e := &journalEntry{run: run, insert: !sr.stored, expected: expected}
 	if rec != nil {
 		e.failures, e.logs = rec.failures, rec.logs
 	}
@@ -449,6 +453,7 @@ func (s *Service) runSync(sr *syncRun, c *flow.Compiled, records []any) (res *Ca
 	cause := context.Cause(rctx)
 	switch {
 	case runErr != nil && errors.Is(cause, errGone):
+		s.journal.gone()
 		return nil, fmt.Errorf("the run %s was deleted or ended elsewhere", run.ID)
 	case runErr != nil && errors.Is(cause, errCancelled):
 		finish(store.RunCancelled, "cancelled")

@@ -26,6 +26,60 @@ type journal struct {
 	mu      sync.Mutex
 	pending []*journalEntry
 	busy    bool
+	// coming counts the runs started that will write an entry and have
+	// not yet: a leader waits for them, up to the window, so that one
+	// commit takes them all (a commit's cost is mostly per transaction:
+	// BEGIN, the WAL frames of the pages it touched, COMMIT).
+	coming int
+	// more wakes a waiting leader when an entry is queued.
+	more chan struct{}
+}
+
+// journalWindow is how long a leader waits at most for the runs coming.
+const journalWindow = time.Millisecond
+
+// expect says a run started that will write an entry; arrived (called by
+// journalWrite with the entry) or gone (a run that writes none) undo it.
+func (j *journal) expect() {
+	j.mu.Lock()
+	j.coming++
+	j.mu.Unlock()
+}
+
+// gone says an expected run will write no entry after all.
+func (j *journal) gone() {
+	j.mu.Lock()
+	j.coming--
+	j.mu.Unlock()
+	j.wake()
+}
+
+func (j *journal) wake() {
+	select {
+	case j.more <- struct{}{}:
+	default:
+	}
+}
+
+// gather waits, as the leader, until no expected run is still coming or
+// the window has passed, or the batch is full; it is called and returns
+// with j.mu held.
+func (j *journal) gather() {
+	if j.coming <= 0 || len(j.pending) >= maxJournalBatch {
+		return
+	}
+	t := time.NewTimer(journalWindow)
+	defer t.Stop()
+	for j.coming > 0 && len(j.pending) < maxJournalBatch {
+		j.mu.Unlock()
+		select {
+		case <-j.more:
+		case <-t.C:
+			j.mu.Lock()
+			return
+		}
+		j.mu.Lock()
+	}
 }
 
 // journalEntry is one run to write: inserted whole when its row does not
@@ -36,6 +90,8 @@ type journalEntry struct {
 	insert   bool
 	failures []store.RunFailure
 	logs     []store.RunLog
+	// expected says the run was counted by journal.expect.
+	expected bool
 	// done gets the entry's outcome, or lead: the writer is to lead the
 	// next commit.
 	done chan journalResult
@@ -52,8 +108,12 @@ func (s *Service) journalWrite(e *journalEntry) error {
 	e.done = make(chan journalResult, 1)
 	j.mu.Lock()
 	j.pending = append(j.pending, e)
+	if e.expected {
+		j.coming--
+	}
 	if j.busy {
 		j.mu.Unlock()
+		j.wake()
 		r := <-e.done
 		if !r.lead {
 			return r.err
@@ -61,6 +121,7 @@ func (s *Service) journalWrite(e *journalEntry) error {
 		j.mu.Lock()
 	}
 	j.busy = true
+	j.gather()
 	batch := j.pending[:min(len(j.pending), maxJournalBatch)]
 	j.pending = append([]*journalEntry(nil), j.pending[len(batch):]...)
 	j.mu.Unlock()

@@ -80,6 +80,7 @@ func NewService(st *store.Store, filesDir string, log *slog.Logger) *Service {
 	}
 	s := &Service{st: st, filesDir: filesDir, log: log, cancels: map[string]context.CancelCauseFunc{}}
 	s.dyn.work = make(chan func())
+	s.journal.more = make(chan struct{}, 1)
 	return s
 }
 
