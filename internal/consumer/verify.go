@@ -279,17 +279,22 @@ func readHeader(token string) (*header, error) {
 
 func (v *Verifier) bearer(ctx context.Context, projectID, token string) (*Consumer, *store.Consumer, error) {
 	token = strings.TrimSpace(token)
-	h, err := readHeader(token)
-	if err != nil {
-		return nil, nil, unauthorized("bad JWT: " + err.Error())
+	if len(token) > MaxTokenBytes {
+		return nil, nil, unauthorized("bad JWT: token over 8 KiB")
 	}
 	snap, err := v.consumers(ctx, projectID)
 	if err != nil {
 		return nil, nil, err
 	}
+	// A token in the cache verified whole (its header included) and its
+	// consumer is unchanged since: it needs no parsing again.
 	sum := sha256.Sum256([]byte(projectID + "\x00" + token))
 	if c, ok, err := v.tokens.get(v, snap, projectID, sum); err != nil || ok {
 		return c, nil, err
+	}
+	h, err := readHeader(token)
+	if err != nil {
+		return nil, nil, unauthorized("bad JWT: " + err.Error())
 	}
 	var candidates []*Consumer
 	for _, e := range snap.all {
