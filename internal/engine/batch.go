@@ -24,6 +24,7 @@ type unit struct {
 	n         int // its place in the batch
 	entityID  string
 	meta      connector.Meta
+	src       any // the source record, for scrubbing its values out of errors
 	succeeded int
 	failed    int
 	first     *Failure // the first failure
@@ -52,6 +53,7 @@ type batch struct {
 }
 
 func (b *batch) reset() {
+	clear(b.units) // keep no record past its batch
 	b.units = b.units[:0]
 	b.logs = b.logs[:0]
 	b.items = b.items[:0]
@@ -64,7 +66,14 @@ func (b *batch) failN(it *item, stage string, err error, attempts int) {
 	u := it.u
 	u.failed++
 	if u.first == nil {
-		u.first = &Failure{EntityID: u.entityID, Stage: stage, Error: err.Error(), Meta: u.meta, Attempts: attempts}
+		// A run's failure is stored: its error must not carry the
+		// record's values. A dry run's is shown beside the record itself,
+		// and kept as it is.
+		msg := err.Error()
+		if b.tr == nil {
+			msg = failureError(err, u.src, it.data)
+		}
+		u.first = &Failure{EntityID: u.entityID, Stage: stage, Error: msg, Meta: u.meta, Attempts: attempts}
 	}
 	if b.tr != nil {
 		b.tr.failed(it, stage, err)
@@ -81,7 +90,7 @@ func (b *batch) run(ctx context.Context, recs []connector.Record) {
 	for i := range recs {
 		r := &recs[i]
 		u := &b.units[i]
-		*u = unit{n: i, meta: r.Meta}
+		*u = unit{n: i, meta: r.Meta, src: r.Data}
 		it := item{u: u, data: r.Data}
 		if r.Err != nil {
 			b.fail(&it, StageRead, r.Err)

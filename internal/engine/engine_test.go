@@ -213,7 +213,7 @@ func TestSteps(t *testing.T) {
 			want:   `{"id":1,"t":2}` + "\n" + `{"id":4,"t":5}` + "\n",
 			counts: Counters{Read: 6, Succeeded: 2, Failed: 4},
 			failures: []Failure{
-				{EntityID: "2", Stage: "steps[0].map", Error: "jq: cannot add: string (\"x\") and number (1)"},
+				{EntityID: "2", Stage: "steps[0].map", Error: "jq: cannot add: string and number"},
 				{EntityID: "", Stage: "entity_id", Error: "entity_id is null"},
 				{EntityID: "", Stage: "entity_id", Error: "entity_id is empty"},
 				{EntityID: "", Stage: "read", Error: "?"},

@@ -76,6 +76,10 @@ func (b *batch) writeChunk(ctx context.Context, sink connector.Sink, chunk []ite
 			// Any whole-Write failure is worth a retry (the sink
 			// contract); a TransientError only says how long to wait.
 			d, _ := connector.Transient(err)
+			// A failed Write may quote any of its records (an API's 400
+			// echoing the batch): each record's failure is scrubbed only
+			// of its own values, so take them all out here.
+			err = scrubError(err, chunkData(chunk, pending)...)
 			ok := try <= b.e.c.Retry.Retries
 			for _, i := range pending {
 				res[i] = result{err: err, attempts: try}
@@ -123,4 +127,13 @@ func withField(m map[string]any, key string, v any) map[string]any {
 	}
 	n[key] = v
 	return n
+}
+
+// chunkData is the data of the chunk's pending items.
+func chunkData(chunk []item, pending []int) []any {
+	out := make([]any, len(pending))
+	for k, i := range pending {
+		out[k] = chunk[i].data
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -281,16 +282,16 @@ func (s *Sink) insert(ctx context.Context, cols []string, rows []row, out []conn
 	}
 	switch errorScope(err) {
 	case scopeCall:
-		return fmt.Errorf("sql: write to %s: %w", s.table, err)
+		return fmt.Errorf("sql: write to %s: %w", s.table, valueFree(err))
 	case scopeColumns:
 		// An unknown column: every row with these columns fails alike.
 		for _, r := range rows {
-			out[r.index].Err = fmt.Errorf("sql: %s refused the row: %w", s.table, err)
+			out[r.index].Err = fmt.Errorf("sql: %s refused the row: %w", s.table, valueFree(err))
 		}
 		return nil
 	}
 	if len(rows) == 1 {
-		out[rows[0].index].Err = fmt.Errorf("sql: %s refused the row: %w", s.table, err)
+		out[rows[0].index].Err = fmt.Errorf("sql: %s refused the row: %w", s.table, valueFree(err))
 		return nil
 	}
 	half := len(rows) / 2
@@ -467,4 +468,54 @@ func errorScope(err error) scope {
 		return scopeRows
 	}
 	return scopeCall
+}
+
+// dbError is a database's error with the values it quoted taken out: a
+// refused row's error is stored with its run, and Sluice keeps no copy of
+// the data it moves. It unwraps to the driver's error.
+type dbError struct {
+	msg string
+	err error
+}
+
+func (e *dbError) Error() string { return e.msg }
+func (e *dbError) Unwrap() error { return e.err }
+
+var (
+	// PostgreSQL's data exceptions quote the value: invalid input syntax
+	// for type integer: "abc"; value "…" is out of range.
+	pgQuoted = regexp.MustCompile(`"(?:[^"]|"")*"`)
+	// MySQL: Duplicate entry 'x' for key 'k'; Incorrect integer value:
+	// 'x' for column 'c'. The value is not escaped, so match up to the
+	// words after it.
+	myEntry = regexp.MustCompile(`(?s)(Duplicate entry |value: |value )'.*?' (for (?:key|column|function))`)
+)
+
+// valueFree is err with the values a PostgreSQL or MySQL error quotes
+// taken out, keeping the kind of error and the constraint, column and
+// table names. PostgreSQL's Detail ("Key (email)=(x@y) already
+// exists.") and Where are left out; its message quotes a value only for
+// data exceptions (SQLSTATE class 22). Other errors are kept as they are.
+func valueFree(err error) error {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		msg := pe.Message
+		if strings.HasPrefix(pe.Code, "22") {
+			msg = pgQuoted.ReplaceAllString(msg, "[value]")
+		}
+		out := pe.Severity + ": " + msg + " (SQLSTATE " + pe.Code + ")"
+		if pe.ConstraintName != "" && !strings.Contains(msg, pe.ConstraintName) {
+			out += ", constraint " + pe.ConstraintName
+		}
+		if pe.ColumnName != "" && !strings.Contains(msg, pe.ColumnName) {
+			out += ", column " + pe.ColumnName
+		}
+		return &dbError{msg: out, err: err}
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		msg := myEntry.ReplaceAllString(me.Message, "${1}[value] $2")
+		return &dbError{msg: fmt.Sprintf("Error %d: %s", me.Number, msg), err: err}
+	}
+	return err
 }
