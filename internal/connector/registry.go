@@ -3,8 +3,11 @@ package connector
 import (
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/url"
 	"sort"
 	"sync"
+	"time"
 )
 
 // DefaultBatchSize is how many records a Read returns at most when
@@ -25,6 +28,26 @@ type Env struct {
 	BatchSize int
 	// Logger is for operational messages; never for record data.
 	Logger *slog.Logger
+	// Trace, when set, sees every request a connector makes to another
+	// system and its answer (a console log capturing them); it must not
+	// keep the values it is given past its call.
+	Trace func(Exchange)
+}
+
+// Exchange is one request to another system and its answer, for a trace.
+// Its headers, URL and bodies are the connector's: a trace reads them and
+// must not change them.
+type Exchange struct {
+	Method        string
+	URL           *url.URL
+	RequestHeader http.Header
+	RequestBody   []byte
+	// Status is 0 when no answer came (Err says why).
+	Status         int
+	ResponseHeader http.Header
+	ResponseBody   []byte
+	Duration       time.Duration
+	Err            error
 }
 
 // Batch is BatchSize, or DefaultBatchSize when BatchSize is 0 or less.

@@ -210,13 +210,33 @@ func kindOf(v any) string {
 // steps runs steps on the items in order and gives the items that reached
 // the end of them, in order.
 func (b *batch) steps(ctx context.Context, steps []flow.CompiledStep, items []item) []item {
+	on := b.e.opts.OnStep
+	if on != nil && b.tr == nil {
+		for _, it := range items {
+			on(StepRecord{Step: "read", EntityID: it.u.entityID, Value: it.data})
+		}
+	}
 	for i := range steps {
 		if len(items) == 0 {
 			return items
 		}
 		items = b.step(ctx, &steps[i], items)
+		if on != nil && b.tr == nil {
+			for _, it := range items {
+				on(StepRecord{Step: steps[i].Path, EntityID: it.u.entityID, Value: it.data})
+			}
+		}
 	}
 	return items
+}
+
+// StepRecord is a record as a step left it (Options.OnStep).
+type StepRecord struct {
+	// Step is the step's path in the flow ("steps[1]"), or "read" for
+	// the record as the source gave it.
+	Step     string
+	EntityID string
+	Value    any
 }
 
 func (b *batch) step(ctx context.Context, s *flow.CompiledStep, in []item) []item {

@@ -148,6 +148,10 @@ type Options struct {
 	OnFailure func(Failure)
 	// OnLog receives each value of a log step.
 	OnLog func(LogEntry)
+	// OnStep receives each record as read and as each step leaves it, in
+	// order within a batch (a console log capturing records; nil: none).
+	// A dry run does not call it.
+	OnStep func(StepRecord)
 	// OnProgress receives the counters after each batch, with the
 	// source's Position after it (nil when the source has none). The
 	// position is not a checkpoint until the sinks are flushed.

@@ -31,12 +31,12 @@ func NewCaller(env connector.Env, conn Conn, settings map[string]any) (*Caller, 
 	return newCaller(env, conn, s)
 }
 
-func newCaller(_ connector.Env, conn Conn, s map[string]any) (*Caller, error) {
+func newCaller(env connector.Env, conn Conn, s map[string]any) (*Caller, error) {
 	req, err := compileCall(s)
 	if err != nil {
 		return nil, err
 	}
-	c, err := newClient(conn)
+	c, err := newClient(env, conn)
 	if err != nil {
 		return nil, err
 	}

@@ -29,14 +29,16 @@ const MaxAnswer = 64 << 20
 type client struct {
 	conn Conn
 	base *url.URL
+	// trace sees every exchange (a console log; nil: none).
+	trace func(connector.Exchange)
 }
 
-func newClient(conn Conn) (*client, error) {
+func newClient(env connector.Env, conn Conn) (*client, error) {
 	base, err := checkConn(conn)
 	if err != nil {
 		return nil, err
 	}
-	return &client{conn: conn, base: base}, nil
+	return &client{conn: conn, base: base, trace: env.Trace}, nil
 }
 
 // outgoing is a request ready to send (and to send again).
@@ -143,12 +145,15 @@ func (c *client) send(ctx context.Context, o *outgoing) (*answer, error) {
 		return nil, fmt.Errorf("%s: %w", o.where(), err)
 	}
 	req.Header = o.header.Clone()
+	start := time.Now()
 	resp, err := c.conn.Client.Do(req)
 	if err != nil {
+		c.traced(o, start, nil, nil, err)
 		return nil, c.sendErr(ctx, o, err)
 	}
 	defer resp.Body.Close()
 	b, err := readAnswer(resp)
+	c.traced(o, start, resp, b, err)
 	if err != nil {
 		return nil, c.sendErr(ctx, o, err)
 	}
@@ -161,6 +166,21 @@ func (c *client) send(ctx context.Context, o *outgoing) (*answer, error) {
 			Excerpt: c.excerpt(b), RetryAfter: retryAfter(resp.Header.Get("Retry-After"), c.now())}
 	}
 	return a, nil
+}
+
+// traced shows an exchange to the trace, if any: the request as Sluice
+// built it (the connection's authentication is added below, by its
+// transport, and is not in it) and the answer, or the error.
+func (c *client) traced(o *outgoing, start time.Time, resp *stdhttp.Response, body []byte, err error) {
+	if c.trace == nil {
+		return
+	}
+	x := connector.Exchange{Method: o.method, URL: o.url, RequestHeader: o.header, RequestBody: o.body,
+		Duration: time.Since(start), Err: err}
+	if resp != nil {
+		x.Status, x.ResponseHeader, x.ResponseBody = resp.StatusCode, resp.Header, body
+	}
+	c.trace(x)
 }
 
 // readAnswer reads an answer's body, at most MaxAnswer+1 bytes. A body

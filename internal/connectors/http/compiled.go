@@ -27,7 +27,7 @@ func NewSourceFrom(env connector.Env, conn Conn, r *flow.CompiledRead) (*Source,
 	if r == nil || r.Kind != flow.KindHTTP || r.Request == nil || r.Records == nil {
 		return nil, fmt.Errorf("http: the read is not a compiled http read")
 	}
-	c, err := newClient(conn)
+	c, err := newClient(env, conn)
 	if err != nil {
 		return nil, err
 	}
@@ -47,11 +47,11 @@ func NewSourceFrom(env connector.Env, conn Conn, r *flow.CompiledRead) (*Source,
 
 // NewSinkFrom builds a Sink for a flow's compiled http write over conn.
 // It does no I/O.
-func NewSinkFrom(_ connector.Env, conn Conn, w *flow.CompiledWrite) (*Sink, error) {
+func NewSinkFrom(env connector.Env, conn Conn, w *flow.CompiledWrite) (*Sink, error) {
 	if w == nil || w.Kind != flow.KindHTTP || w.Request == nil {
 		return nil, fmt.Errorf("http: the write is not a compiled http write")
 	}
-	c, err := newClient(conn)
+	c, err := newClient(env, conn)
 	if err != nil {
 		return nil, err
 	}
@@ -60,11 +60,11 @@ func NewSinkFrom(_ connector.Env, conn Conn, w *flow.CompiledWrite) (*Sink, erro
 
 // NewCallerFrom builds a Caller for a flow's compiled call step over
 // conn. It does no I/O.
-func NewCallerFrom(_ connector.Env, conn Conn, call *flow.CompiledCall) (*Caller, error) {
+func NewCallerFrom(env connector.Env, conn Conn, call *flow.CompiledCall) (*Caller, error) {
 	if call == nil || call.Request == nil {
 		return nil, fmt.Errorf("http: the call step has no compiled request")
 	}
-	c, err := newClient(conn)
+	c, err := newClient(env, conn)
 	if err != nil {
 		return nil, err
 	}

@@ -43,12 +43,12 @@ func NewSink(env connector.Env, conn Conn, settings map[string]any) (*Sink, erro
 	return newSink(env, conn, s)
 }
 
-func newSink(_ connector.Env, conn Conn, s map[string]any) (*Sink, error) {
+func newSink(env connector.Env, conn Conn, s map[string]any) (*Sink, error) {
 	w, err := compileWrite(s)
 	if err != nil {
 		return nil, err
 	}
-	c, err := newClient(conn)
+	c, err := newClient(env, conn)
 	if err != nil {
 		return nil, err
 	}

@@ -127,7 +127,7 @@ func newSource(env connector.Env, conn Conn, s map[string]any) (*Source, error) 
 	if err != nil {
 		return nil, err
 	}
-	c, err := newClient(conn)
+	c, err := newClient(env, conn)
 	if err != nil {
 		return nil, err
 	}
