@@ -14,14 +14,17 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/riverqueue/river"
 
 	"github.com/sluice-dev/sluice/internal/account"
+	"github.com/sluice-dev/sluice/internal/blob"
 	"github.com/sluice-dev/sluice/internal/config"
 	"github.com/sluice-dev/sluice/internal/connection"
+	"github.com/sluice-dev/sluice/internal/consolelog"
 	"github.com/sluice-dev/sluice/internal/consumer"
 	"github.com/sluice-dev/sluice/internal/flow"
 	"github.com/sluice-dev/sluice/internal/netguard"
@@ -117,6 +120,19 @@ func secretColumns() []secrets.Columns {
 	}
 }
 
+// OpenBlobs opens the blob store console logs go to: the S3 bucket when
+// --s3-bucket is set, else --blob-dir (default DATA_DIR/blobs).
+func OpenBlobs(ctx context.Context, c *config.Config) (blob.Store, error) {
+	dir := c.BlobDir
+	if dir == "" {
+		dir = filepath.Join(c.DataDir, "blobs")
+	}
+	return blob.Open(ctx, blob.Options{Dir: dir, S3: blob.S3Options{
+		Endpoint: c.S3Endpoint, Region: c.S3Region, Bucket: c.S3Bucket, Prefix: c.S3Prefix, PathStyle: c.S3PathStyle,
+		AccessKeyID: c.S3AccessKeyID, SecretAccessKey: c.S3SecretAccessKey,
+	}})
+}
+
 // App is a running Sluice process.
 type App struct {
 	Config   *config.Config
@@ -142,6 +158,14 @@ type App struct {
 	Consumers    *consumer.Service
 	ConsumerAuth *consumer.Verifier
 
+	// Blobs keeps console logs, sealed before they get there: files under
+	// --blob-dir, or the --s3-bucket.
+	Blobs blob.Store
+	// ConsoleLogs keeps console logs (capture, sealed blobs, links).
+	ConsoleLogs *consolelog.Service
+	// Retention deletes what projects keep past their plans' retention.
+	Retention *runs.Retention
+
 	httpSrv  *http.Server
 	listener net.Listener
 }
@@ -155,6 +179,8 @@ type Options struct {
 	Register func(*river.Workers)
 	// QueuePoll overrides the queue's poll interval.
 	QueuePoll time.Duration
+	// RetentionEvery overrides how often the retention pass runs.
+	RetentionEvery time.Duration
 	// Now replaces the clock of the store and the account service (tests
 	// that move time forward).
 	Now func() time.Time
@@ -178,6 +204,10 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 		st.Close()
 		return nil, fmt.Errorf("migrate: %w", err)
 	}
+	if err := ApplyPlanRetention(ctx, st, c.PlanDays); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if a.Keyring, err = OpenKeyring(ctx, c, st, log); err != nil {
 		st.Close()
 		return nil, err
@@ -193,7 +223,21 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 	acfg.Keyring = a.Keyring
 	a.Accounts = account.NewService(st, acfg)
 	a.Metrics = httpx.NewMetrics()
+	if a.Blobs, err = OpenBlobs(ctx, c); err != nil {
+		st.Close()
+		return nil, err
+	}
 	a.Runs = runs.NewService(st, c.FilesDir, log)
+	a.ConsoleLogs = consolelog.New(st, a.Blobs, a.Keyring)
+	a.ConsoleLogs.Log = log
+	if opts.Now != nil {
+		a.ConsoleLogs.Now = opts.Now
+	}
+	a.Runs.Console = a.ConsoleLogs
+	a.Retention = runs.NewRetention(st, log)
+	a.Retention.ConsoleLogs = a.ConsoleLogs
+	a.Retention.Every = opts.RetentionEvery
+	a.Metrics.Registry().MustRegister(a.Retention.Collectors()...)
 	a.Connections = connection.NewService(st, a.Keyring)
 	a.Connections.ValidateAuth = connection.ValidateHTTPAuth
 	egressAllow := splitList(c.EgressAllow)
@@ -234,11 +278,12 @@ func New(ctx context.Context, c *config.Config, log *slog.Logger, work bool, opt
 			a.Runs.Register(w)
 			a.Scheduler.Register(w)
 			a.Alerts.Register(w)
+			a.Retention.Register(w)
 			if opts.Register != nil {
 				opts.Register(w)
 			}
 		},
-		Periodic:  append(append(a.Accounts.Periodic(), a.Scheduler.Periodic()...), a.Runs.Periodic()...),
+		Periodic:  append(append(append(a.Accounts.Periodic(), a.Scheduler.Periodic()...), a.Runs.Periodic()...), a.Retention.Periodic()...),
 		OnJobDone: a.Metrics.JobDone,
 	})
 	if err != nil {
@@ -270,7 +315,7 @@ func (a *App) BuildServer() error {
 	a.Server = web.New(web.Deps{
 		Accounts: a.Accounts,
 		Projects: projects,
-		API: &api.API{ConsumerAuth: a.ConsumerAuth, Accounts: a.Accounts, Projects: projects, Connections: connections, Consumers: a.Consumers, Pipelines: pipelines, Runs: a.Runs, Scheduler: a.Scheduler, Alerts: a.Alerts, Keyring: a.Keyring, Store: a.Store,
+		API: &api.API{ConsumerAuth: a.ConsumerAuth, Accounts: a.Accounts, Projects: projects, Connections: connections, Consumers: a.Consumers, Pipelines: pipelines, Runs: a.Runs, Scheduler: a.Scheduler, Alerts: a.Alerts, ConsoleLogs: a.ConsoleLogs, Keyring: a.Keyring, Store: a.Store,
 			TLS: c.TLS(), SessionMax: sessionMax, BaseURL: a.BaseURL},
 		Console: console.New(a.Accounts, c.TLS(), sessionMax),
 		Metrics: a.Metrics,

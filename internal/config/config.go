@@ -49,6 +49,11 @@ type Config struct {
 	// RunStuckAfter is how long a running run may go without a heartbeat
 	// before the periodic sweep fails it (--run-stuck-after).
 	RunStuckAfter time.Duration
+	// PlanRetention overrides plans' retention days at start-up
+	// (--plan-retention: free=7/3/90,standard=30/7/365, run-log /
+	// console-log / activity-log days); PlanDays is it parsed.
+	PlanRetention string
+	PlanDays      []PlanDays
 	// SMTPAddr (host:port), SMTPFrom and SMTPUsername configure the SMTP
 	// server alert e-mail goes through; SMTPPassword is
 	// SLUICE_SMTP_PASSWORD, read from the environment only. No SMTPAddr:
@@ -57,6 +62,21 @@ type Config struct {
 	SMTPFrom     string
 	SMTPUsername string
 	SMTPPassword secrets.Value
+	// BlobDir is where console logs are kept (--blob-dir; default: "blobs"
+	// in the data directory), unless S3Bucket is set.
+	BlobDir string
+	// S3Endpoint, S3Region, S3Bucket, S3Prefix and S3PathStyle put console
+	// logs in an S3-compatible bucket instead (--s3-*). S3AccessKeyID and
+	// S3SecretAccessKey are SLUICE_S3_ACCESS_KEY_ID and
+	// SLUICE_S3_SECRET_ACCESS_KEY, read from the environment only; with
+	// neither, the AWS SDK's default credential chain applies.
+	S3Endpoint        string
+	S3Region          string
+	S3Bucket          string
+	S3Prefix          string
+	S3PathStyle       bool
+	S3AccessKeyID     string
+	S3SecretAccessKey secrets.Value
 }
 
 // Postgres reports whether the configured database is PostgreSQL rather
@@ -156,11 +176,20 @@ func Parse(name string, set Set, args []string, getenv func(string) string) (*Co
 		dur(&c.ShutdownGrace, "shutdown-grace", 30*time.Second, "how long in-flight requests and jobs get to finish on SIGINT/SIGTERM")
 		str(&c.EgressAllow, "egress-allow", "", "instance-wide egress allowlist added to every project's: CIDRs or host names, comma-separated (e.g. 127.0.0.0/8 in development)")
 		str(&c.FilesDir, "files-dir", "", "the only directory file reads and writes of flows may touch; created with mode 0700 at start (default: DATA_DIR/files)")
+		str(&c.PlanRetention, "plan-retention", "", "retention days of plans, set at start-up: PLAN=RUN_LOG/CONSOLE_LOG/ACTIVITY_LOG days, comma-separated, e.g. free=7/3/90,standard=30/7/365")
 		dur(&c.RunStuckAfter, "run-stuck-after", 90*time.Minute, "a running run whose worker has not reported for this long is failed as stuck (keep it above an hour, when the queue takes up the job of a worker that died)")
 		str(&c.SMTPAddr, "smtp-addr", "", "host:port of the SMTP server failure alerts are mailed through (STARTTLS required unless on loopback)")
 		str(&c.SMTPFrom, "smtp-from", "", "sender address of alert e-mail, e.g. sluice@example.com")
 		str(&c.SMTPUsername, "smtp-username", "", "user name for SMTP authentication (the password only in SLUICE_SMTP_PASSWORD)")
 		c.SMTPPassword = secrets.NewValue(getenv("SLUICE_SMTP_PASSWORD"))
+		str(&c.BlobDir, "blob-dir", "", "directory console logs are kept in, encrypted, unless --s3-bucket is set; created with mode 0700 (default: DATA_DIR/blobs)")
+		str(&c.S3Endpoint, "s3-endpoint", "", "URL of an S3-compatible store for console logs, e.g. https://minio.example.com (default: AWS S3)")
+		str(&c.S3Region, "s3-region", "", "region of the S3 bucket (default: the AWS SDK's, else us-east-1)")
+		str(&c.S3Bucket, "s3-bucket", "", "keep console logs in this existing S3 bucket instead of --blob-dir (credentials only in SLUICE_S3_ACCESS_KEY_ID and SLUICE_S3_SECRET_ACCESS_KEY, else the AWS SDK's default chain)")
+		str(&c.S3Prefix, "s3-prefix", "", "prefix of every object name in the S3 bucket, e.g. sluice/")
+		boolean(&c.S3PathStyle, "s3-path-style", "address the bucket as ENDPOINT/BUCKET, as most self-hosted S3-compatible stores need")
+		c.S3AccessKeyID = getenv("SLUICE_S3_ACCESS_KEY_ID")
+		c.S3SecretAccessKey = secrets.NewValue(getenv("SLUICE_S3_SECRET_ACCESS_KEY"))
 	}
 	if err := errors.Join(envErrs...); err != nil {
 		return nil, fs, err
@@ -170,6 +199,9 @@ func Parse(name string, set Set, args []string, getenv func(string) string) (*Co
 	}
 	if set&(Server|Worker) != 0 && c.FilesDir == "" {
 		c.FilesDir = filepath.Join(c.DataDir, "files")
+	}
+	if set&(Server|Worker) != 0 && c.BlobDir == "" {
+		c.BlobDir = filepath.Join(c.DataDir, "blobs")
 	}
 	if err := c.validate(set); err != nil {
 		return nil, fs, err
@@ -207,6 +239,16 @@ func (c *Config) validate(set Set) error {
 		if err := c.checkSMTP(); err != nil {
 			return err
 		}
+		if err := c.checkS3(); err != nil {
+			return err
+		}
+	}
+	if set&(Server|Worker) != 0 {
+		days, err := ParsePlanRetention(c.PlanRetention)
+		if err != nil {
+			return err
+		}
+		c.PlanDays = days
 	}
 	if set&(Server|Worker) != 0 && c.RunStuckAfter < time.Minute {
 		return fmt.Errorf("--run-stuck-after %s: must be at least 1m (a run reports every second while it works)", c.RunStuckAfter)
@@ -254,6 +296,21 @@ func (c *Config) checkSMTP() error {
 	return nil
 }
 
+// checkS3 checks the S3 blob store settings as a set; the endpoint and
+// bucket themselves are checked when the store opens.
+func (c *Config) checkS3() error {
+	if c.S3Bucket == "" {
+		if c.S3Endpoint != "" || c.S3Region != "" || c.S3Prefix != "" || c.S3PathStyle || c.S3AccessKeyID != "" || !c.S3SecretAccessKey.IsZero() {
+			return errors.New("--s3-endpoint, --s3-region, --s3-prefix, --s3-path-style and the SLUICE_S3_* credentials need --s3-bucket, the bucket console logs go to")
+		}
+		return nil
+	}
+	if (c.S3AccessKeyID == "") != c.S3SecretAccessKey.IsZero() {
+		return errors.New("SLUICE_S3_ACCESS_KEY_ID and SLUICE_S3_SECRET_ACCESS_KEY must be given together (or neither, for the AWS SDK's default credentials)")
+	}
+	return nil
+}
+
 // checkFilesDir refuses a files directory that would let flows read what
 // Sluice keeps secret: the data directory (database, development key
 // file) inside it, or the master key or TLS key file in it. Paths are
@@ -262,7 +319,7 @@ func (c *Config) checkFilesDir() error {
 	if inside(c.FilesDir, c.DataDir) {
 		return fmt.Errorf("--files-dir %s holds the data directory %s, so flows could read the database and keys: use a directory of its own, such as %s", c.FilesDir, c.DataDir, filepath.Join(c.DataDir, "files"))
 	}
-	for _, f := range []struct{ flag, path string }{{"--master-key-file", c.MasterKeyFile}, {"--tls-key", c.TLSKey}} {
+	for _, f := range []struct{ flag, path string }{{"--master-key-file", c.MasterKeyFile}, {"--tls-key", c.TLSKey}, {"--blob-dir", c.BlobDir}} {
 		if f.path != "" && inside(c.FilesDir, f.path) {
 			return fmt.Errorf("%s %s is inside --files-dir %s, where flows can read it: keep it elsewhere", f.flag, f.path, c.FilesDir)
 		}

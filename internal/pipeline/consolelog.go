@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/sluice-dev/sluice/internal/project"
 )
@@ -21,6 +22,38 @@ type ConsoleLog struct {
 	// captured ("customer.email", "$.items[*].card").
 	Sensitive    []string `json:"sensitive"`
 	AutoOffHours int      `json:"auto_off_hours"`
+	// Until is when capture switches itself off (set when it is turned
+	// on, or its auto_off_hours change while on); past it the settings
+	// read as off.
+	Until *time.Time `json:"until,omitempty"`
+}
+
+// effective is c as it stands at now: on settings past their Until read
+// as off.
+func (c ConsoleLog) effective(now time.Time) ConsoleLog {
+	if c.Enabled && c.Until != nil && !now.Before(*c.Until) {
+		c.Enabled, c.Until = false, nil
+	}
+	if !c.Enabled {
+		c.Until = nil
+	}
+	return c
+}
+
+// timed sets when c, changed from before, switches itself off: from now
+// when it is turned on or its hours change, unchanged otherwise; off
+// settings have none.
+func (c ConsoleLog) timed(before ConsoleLog, now time.Time) ConsoleLog {
+	switch {
+	case !c.Enabled:
+		c.Until = nil
+	case !before.Enabled || before.Until == nil || c.AutoOffHours != before.AutoOffHours:
+		u := now.Add(time.Duration(c.AutoOffHours) * time.Hour).UTC().Truncate(time.Second)
+		c.Until = &u
+	default:
+		c.Until = before.Until
+	}
+	return c
 }
 
 // ConsoleLogPatch is a change to some console-log settings: absent fields
@@ -30,6 +63,9 @@ type ConsoleLogPatch struct {
 	Capture      *[]string `json:"capture"`
 	Sensitive    *[]string `json:"sensitive"`
 	AutoOffHours *int      `json:"auto_off_hours"`
+	// Until is read-only: Sluice sets it. It is accepted and ignored, so
+	// settings can be sent back as they were read.
+	Until json.RawMessage `json:"until"`
 }
 
 // consoleLogDefaults are a new pipe's settings: the project's defaults.

@@ -3,6 +3,7 @@ package pipeline
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sluice-dev/sluice/internal/access"
@@ -37,12 +38,12 @@ func checkDescription(d string, ps *problems) string {
 	return d
 }
 
-func viewPipe(row *store.Pipe) (*Pipe, error) {
+func viewPipe(row *store.Pipe, now time.Time) (*Pipe, error) {
 	cl, err := parseConsoleLog(row.ConsoleLog)
 	if err != nil {
 		return nil, err
 	}
-	return &Pipe{Row: row, ConsoleLog: cl}, nil
+	return &Pipe{Row: row, ConsoleLog: cl.effective(now)}, nil
 }
 
 // consoleLogChange decides the console-log part of a create or change:
@@ -81,6 +82,7 @@ func (s *Service) CreatePipe(ctx context.Context, p *account.Principal, g *acces
 		if err != nil {
 			return err
 		}
+		cl = cl.timed(ConsoleLog{}, s.st.Now())
 		name := ""
 		if in.Name == nil {
 			ps.add("name", "is required: at most %d characters on one line, such as \"Shop ↔ ERP\"", maxNameLen)
@@ -152,7 +154,7 @@ func (s *Service) ListPipes(ctx context.Context, projectID string) ([]*Pipe, err
 	}
 	out := make([]*Pipe, 0, len(rows))
 	for _, r := range rows {
-		v, err := viewPipe(r)
+		v, err := viewPipe(r, s.st.Now())
 		if err != nil {
 			return nil, err
 		}
@@ -167,7 +169,7 @@ func (s *Service) GetPipe(ctx context.Context, projectID, id string) (*Pipe, err
 	if err != nil {
 		return nil, err
 	}
-	return viewPipe(row)
+	return viewPipe(row, s.st.Now())
 }
 
 // UpdatePipe renames a pipe, changes its description or its console-log
@@ -191,10 +193,15 @@ func (s *Service) UpdatePipe(ctx context.Context, p *account.Principal, g *acces
 		if err != nil {
 			return err
 		}
+		now := s.st.Now()
+		before = before.effective(now)
 		var ps problems
 		cl, clChanged, err := consoleLogChange(before, in.ConsoleLog, role, &ps)
 		if err != nil {
 			return err
+		}
+		if clChanged {
+			cl = cl.timed(before, now)
 		}
 		next := *row
 		detail := map[string]any{}
@@ -229,6 +236,8 @@ func (s *Service) UpdatePipe(ctx context.Context, p *account.Principal, g *acces
 		out = &Pipe{Row: &next, ConsoleLog: cl}
 		return nil
 	})
+	// Capture follows the change at once on this node.
+	s.flowsChanged(g.Project.ID, err)
 	return out, err
 }
 

@@ -44,7 +44,7 @@ func (s *Service) callers(ctx context.Context, projectID string, env connector.E
 // buildCallers is callers for a run: any step without a caller fails the
 // run before it starts, and the callers made are closed.
 func (s *Service) buildCallers(ctx context.Context, projectID string, c *flow.Compiled) (map[string]connector.Caller, error) {
-	env := connector.Env{FilesDir: s.filesDir, Logger: s.log}
+	env := s.env(ctx)
 	out, errs := s.callers(ctx, projectID, env, c)
 	for _, st := range engine.CallSteps(c) {
 		if err := errs[st.Path]; err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/connector"
+	"github.com/sluice-dev/sluice/internal/consolelog"
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/flow"
 	"github.com/sluice-dev/sluice/internal/store"
@@ -250,7 +251,10 @@ func (s *Service) CallSync(ctx context.Context, projectID, flowID, consumerName 
 		fmt.Errorf("the run went on %s past the flow's timeout (%s) and was stopped", o.Overrun, c.Timeout))
 	sr := &syncRun{run: run, release: release}
 	sr.ctx, sr.cancel = context.WithCancelCause(rctx)
-	if len(engine.WriteSteps(c)) > 0 || len(engine.CallSteps(c)) > 0 {
+	// A console log's row points at its run: a capturing run is shown
+	// running at once.
+	sr.capt = s.beginCapture(ctx, run)
+	if sr.capt != nil || len(engine.WriteSteps(c)) > 0 || len(engine.CallSteps(c)) > 0 {
 		if err := s.showRunning(sr); err != nil {
 			cancel()
 			release()
@@ -344,6 +348,8 @@ type syncRun struct {
 	ended bool
 	// hbDone is closed when its heartbeat stops; nil while none runs.
 	hbDone chan struct{}
+	// capt is the run's console log (nil: its pipe captures none).
+	capt *consolelog.Capture
 }
 
 // showRunning writes the row of a run that is going on, as running with a
@@ -389,6 +395,10 @@ func (s *Service) endSync(sr *syncRun, status, msg string, cs engine.Counters, r
 	run.Read, run.Succeeded, run.Failed, run.Skipped = cs.Read, cs.Succeeded, cs.Failed, cs.Skipped
 	now := s.st.Now()
 	run.FinishedAt = &now
+	if sr.stored {
+		// Its log first, so whoever sees the run ended finds its log.
+		s.endCapture(sr.ctx, sr.capt, run.ID)
+	}
 	e := &journalEntry{run: run, insert: !sr.stored, expected: expected}
 	if rec != nil {
 		e.failures, e.logs = rec.failures, rec.logs
@@ -397,6 +407,7 @@ func (s *Service) endSync(sr *syncRun, status, msg string, cs engine.Counters, r
 		s.log.Error("runs: finishing a dynamic run", "run", run.ID, "err", err)
 		return fmt.Errorf("recording the run %s: %w", run.ID, err)
 	}
+	s.endCapture(sr.ctx, sr.capt, run.ID)
 	return nil
 }
 
@@ -437,7 +448,7 @@ func (s *Service) runSync(sr *syncRun, c *flow.Compiled, records []any) (res *Ca
 		}
 	}()
 
-	rctx := sr.ctx
+	rctx := withCapture(sr.ctx, sr.capt)
 	if h := s.dyn.hook; h != nil {
 		h(rctx, run.ID)
 	}
@@ -495,6 +506,7 @@ func (s *Service) dynamicEngine(ctx context.Context, run *store.Run, c *flow.Com
 	var seq int64
 	e, err := engine.New(c, sinks, engine.Options{
 		Callers: callers,
+		OnStep:  onStep(captureFrom(ctx)),
 		// A sync caller waits: a Retry-After beyond the timeout fails
 		// the record at once (it can be reprocessed).
 		MaxRetryWait: max(c.Timeout, time.Second),
@@ -525,7 +537,7 @@ func (s *Service) dynamicEngine(ctx context.Context, run *store.Run, c *flow.Com
 
 // buildSinks makes the sinks of a flow's write steps.
 func (s *Service) buildSinks(ctx context.Context, projectID string, c *flow.Compiled) (map[string]connector.Sink, error) {
-	env := connector.Env{FilesDir: s.filesDir, Logger: s.log}
+	env := s.env(ctx)
 	sinks := map[string]connector.Sink{}
 	for _, w := range engine.WriteSteps(c) {
 		sink, err := s.sink(ctx, projectID, env, w.Write)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/connector"
+	"github.com/sluice-dev/sluice/internal/consolelog"
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/flow"
 	"github.com/sluice-dev/sluice/internal/store"
@@ -117,7 +118,12 @@ func (s *Service) Execute(ctx context.Context, id string) error {
 	// incremental is the source whose cursor a finished run keeps for
 	// the next (cursor.go); nil for a reprocess run.
 	var incremental connector.Source
+	// capt is the run's console log, if its pipe captures one; it is
+	// stored before the run's end is (a reader who sees the run ended
+	// finds its log).
+	var capt *consolelog.Capture
 	finishRead := func(status, msg string) error {
+		s.endCapture(ctx, capt, id)
 		run.Status, run.Error = status, msg
 		// The job's context may be ending: finishing must still land.
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
@@ -136,6 +142,7 @@ func (s *Service) Execute(ctx context.Context, id string) error {
 	}
 	// finish ends a run that stopped before the end of its source.
 	finish := func(status, msg string) error {
+		s.endCapture(ctx, capt, id)
 		run.Status, run.Error = status, msg
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
@@ -170,6 +177,15 @@ func (s *Service) Execute(ctx context.Context, id string) error {
 			return err
 		}
 		return finish(store.RunCancelled, "cancelled")
+	}
+
+	// The pipe's console log, when it captures: every connector built
+	// below reports to it. finish stores it; an attempt that stops
+	// without finishing (the queue retries it) stores what it captured.
+	capt = s.beginCapture(ctx, run)
+	if capt != nil {
+		ctx = withCapture(ctx, capt)
+		defer s.endCapture(ctx, capt, id)
 	}
 
 	var (
@@ -263,6 +279,7 @@ func (s *Service) Execute(ctx context.Context, id string) error {
 	outSinks := uniqueSinks(sinks)
 	e, err := engine.New(c, sinks, engine.Options{
 		Callers: callers,
+		OnStep:  onStep(capt),
 		OnFailure: func(fl engine.Failure) {
 			if fl.EntityID == "" && fl.Stage == engine.StageRead && rs != nil {
 				fl.EntityID = rs.entityOf(fl.Meta)

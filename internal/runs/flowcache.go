@@ -58,8 +58,9 @@ const DefaultFlowRowTTL = time.Second
 // OnFlowChange, wired to ForgetFlows) takes effect at once; one made on
 // another node within the TTL.
 type flowRows struct {
-	mu sync.Mutex
-	m  map[[2]string]flowRow
+	mu    sync.Mutex
+	m     map[[2]string]flowRow
+	pipes map[[2]string]pipeRow
 }
 
 type flowRow struct {
@@ -97,14 +98,20 @@ func (s *Service) flowRow(ctx context.Context, projectID, flowID string) (*store
 	return f, nil
 }
 
-// ForgetFlows drops the cached flow rows of a project: its flows changed
-// (saved, switched on or off, deleted, or their pipe deleted).
+// ForgetFlows drops the cached flow and pipe rows of a project: its flows
+// or pipes changed (saved, switched on or off, deleted; a pipe's
+// console-log settings changed).
 func (s *Service) ForgetFlows(projectID string) {
 	s.rows.mu.Lock()
 	defer s.rows.mu.Unlock()
 	for k := range s.rows.m {
 		if k[0] == projectID {
 			delete(s.rows.m, k)
+		}
+	}
+	for k := range s.rows.pipes {
+		if k[0] == projectID {
+			delete(s.rows.pipes, k)
 		}
 	}
 }

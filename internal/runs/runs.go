@@ -22,6 +22,7 @@ import (
 	httpconn "github.com/sluice-dev/sluice/internal/connectors/http"
 	sqlconn "github.com/sluice-dev/sluice/internal/connectors/sql"
 	_ "github.com/sluice-dev/sluice/internal/connectors/standard" // the kinds a run builds
+	"github.com/sluice-dev/sluice/internal/consolelog"
 	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/flow"
 	"github.com/sluice-dev/sluice/internal/project"
@@ -54,6 +55,14 @@ type Service struct {
 	// Connections binds the connection names a flow uses to connector
 	// kinds (nil: only file flows run).
 	Connections Binder
+
+	// Console keeps the console logs of runs whose pipe captures them
+	// (nil: none are captured).
+	Console *consolelog.Service
+
+	// ConsoleLogs deletes the console logs of runs (blobs, then rows)
+	// before the runs are deleted (nil: Console does, if set).
+	ConsoleLogs LogDeleter
 
 	// FlowRowTTL is how long a dynamic call trusts a flow row it read (0:
 	// DefaultFlowRowTTL; negative: it reads the row every time).
@@ -256,6 +265,23 @@ func (s *Service) Logs(ctx context.Context, projectID, id string, after int64, l
 // Delete removes a run with its failures and logs. A run still going is
 // cancelled first (on this node).
 func (s *Service) Delete(ctx context.Context, p *account.Principal, g *access.Grant, id string, c account.Client) error {
+	if d := s.logDeleter(); d != nil {
+		// The console logs' blobs go first (the run takes their rows
+		// along, not them), once the caller is known to be allowed.
+		err := s.st.InTx(ctx, func(q *store.Q) error {
+			if err := recheck(ctx, q, g.Project.ID, p, access.ConfigureProject); err != nil {
+				return err
+			}
+			_, err := q.RunByID(ctx, g.Project.ID, id)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		if err := deleteRunLogs(ctx, d, []string{id}); err != nil {
+			return err
+		}
+	}
 	err := s.st.InTx(ctx, func(q *store.Q) error {
 		if err := recheck(ctx, q, g.Project.ID, p, access.ConfigureProject); err != nil {
 			return err
@@ -297,7 +323,7 @@ func (s *Service) build(ctx context.Context, projectID, def string) (*flow.Compi
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("the flow does not compile: %w", err)
 	}
-	env := connector.Env{FilesDir: s.filesDir, Logger: s.log}
+	env := s.env(ctx)
 	src, err := s.source(ctx, projectID, env, c.Read)
 	if err != nil {
 		return nil, nil, nil, err

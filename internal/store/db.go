@@ -82,6 +82,10 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 		write.Close()
 		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
 	}
+	if err := setAutoVacuum(ctx, write); err != nil {
+		write.Close()
+		return nil, fmt.Errorf("store: open sqlite %s: %w", path, err)
+	}
 	// The database file holds password hashes and sessions: only the
 	// owner may read it.
 	for _, f := range []string{path, path + "-wal", path + "-shm"} {
@@ -101,6 +105,27 @@ func OpenSQLite(ctx context.Context, path string, opts Options) (*Store, error) 
 	read.SetMaxOpenConns(n)
 	read.SetMaxIdleConns(n)
 	return newStore(SQLite, write, read, nil, opts), nil
+}
+
+// setAutoVacuum makes a new database (no table yet) incremental-vacuum,
+// so retention can give freed pages back (ReclaimSpace). It is set once,
+// not on every connection: the pragma would take a lock that waits for
+// writers. A file made before keeps auto_vacuum NONE until one VACUUM.
+func setAutoVacuum(ctx context.Context, db *sql.DB) error {
+	var tables int
+	if err := db.QueryRowContext(ctx, `SELECT COUNT(*) FROM sqlite_master`).Scan(&tables); err != nil {
+		return err
+	}
+	if tables > 0 {
+		return nil
+	}
+	// WAL mode has written the file's header already: the empty
+	// database's VACUUM (instant) makes the mode take hold.
+	if _, err := db.ExecContext(ctx, `PRAGMA auto_vacuum = INCREMENTAL`); err != nil {
+		return err
+	}
+	_, err := db.ExecContext(ctx, `VACUUM`)
+	return err
 }
 
 // OpenPostgres connects to the PostgreSQL database at databaseURL.

@@ -356,8 +356,9 @@ func TestPlans(t *testing.T) {
 			t.Fatalf("a created plan became the default: %+v", def)
 		}
 		list, err := st.Reader().ListPlans(ctx)
-		if err != nil || len(list) != 2 || list[0].ID != "default" || list[1].ID != p.ID {
-			t.Fatalf("ListPlans = %+v, %v; want Default, Large", list, err)
+		// Default, Enterprise, Free, Large, Standard (0014 adds three).
+		if err != nil || len(list) != 5 || list[0].ID != "default" || list[3].ID != p.ID {
+			t.Fatalf("ListPlans = %+v, %v; want Default, Enterprise, Free, Large, Standard", list, err)
 		}
 		if _, err := st.Reader().PlanByID(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("missing plan: %v", err)

@@ -7,10 +7,13 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/sluice-dev/sluice/internal/app/apptest"
+	"github.com/sluice-dev/sluice/internal/consolelog"
+	"github.com/sluice-dev/sluice/internal/engine"
 	"github.com/sluice-dev/sluice/internal/store"
 )
 
@@ -402,6 +405,33 @@ func (c *mxCell) ownerRun() string {
 }
 
 func (c *mxCell) flowAt(suffix string) string { return c.pipeline("/flows/" + c.w.flow + suffix) }
+
+// ownerConsoleLog stores a console log of one line for a new run of the
+// cell's flow, as a capture would, and gives its ID.
+func (c *mxCell) ownerConsoleLog() string {
+	c.t.Helper()
+	ctx := context.Background()
+	app := c.fx.inst.App
+	run, err := app.Store.Reader().RunByID(ctx, c.w.project, c.ownerRun())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	capt := app.ConsoleLogs.Begin(run, consolelog.Settings{Enabled: true, Capture: []string{consolelog.KindRecords}})
+	capt.Step(engine.StepRecord{Step: "read", EntityID: "1", Value: map[string]any{"id": 1}})
+	l, err := capt.Finish(ctx)
+	if err != nil || l == nil {
+		c.t.Fatalf("storing a console log: %v", err)
+	}
+	return l.ID
+}
+
+// ownerLink is a download link the owner asked for, of a new console log.
+func (c *mxCell) ownerLink() string {
+	c.t.Helper()
+	r := c.as(mxOwner).Do(c.t, "POST", c.project("/console-logs/"+c.ownerConsoleLog()+"/link"), nil)
+	wantStatus(c.t, r, http.StatusCreated, "owner asks for a download link")
+	return strings.TrimPrefix(r.String("url"), c.fx.inst.URL)
+}
 
 // owned reads a path under the cell's project as its owner.
 func (c *mxCell) owned(path string) *apptest.Response {

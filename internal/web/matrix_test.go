@@ -448,6 +448,35 @@ func matrixRows() []mxRow {
 				}
 			}}
 		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		// Console logs: every member lists them and may ask for a link
+		// (for themselves); deleting one, or a pipe's, is project
+		// configuration.
+		{route: "GET /api/v1/projects/{p}/console-logs", req: mxGetProject("/console-logs"),
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "POST /api/v1/projects/{p}/console-logs/{l}/link", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/console-logs/" + c.ownerConsoleLog() + "/link"), check: func(r *apptest.Response) {
+				if r.Status == http.StatusCreated && !strings.Contains(r.String("url"), "/downloads/") {
+					c.t.Errorf("link answer %s", r.Body)
+				}
+			}}
+		}, want: mxExpect{Owner: 201, Admin: 201, Standard: 201, GroupAdmin: 201, GroupStandard: 201, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "DELETE /api/v1/projects/{p}/console-logs/{l}", req: func(c *mxCell) mxCall {
+			id := c.ownerConsoleLog()
+			return mxCall{path: c.project("/console-logs/" + id), check: func(r *apptest.Response) {
+				listed := strings.Contains(string(c.owned(c.project("/console-logs")).Body), id)
+				if listed == (r.Status == http.StatusNoContent) {
+					c.t.Errorf("the log is listed = %v after status %d", listed, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 403, GroupAdmin: 204, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		{route: "DELETE /api/v1/projects/{p}/console-logs", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/console-logs?pipe=" + c.w.pipe)}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		// A download link is its own credential: whoever holds a valid one
+		// gets the log, signed in or not (download_test.go: forged, expired
+		// and deleted links, and a user who lost the project).
+		{route: "GET /downloads/{token}", req: func(c *mxCell) mxCall { return mxCall{path: c.ownerLink()} },
+			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
 		// Consent needs an OAuth 2.0 authorization-code connection; the
 		// fixture's is a bearer one, so allowed roles get 409.
 		{route: "POST /api/v1/projects/{p}/connections/{c}/oauth2/authorize", req: func(c *mxCell) mxCall {
@@ -635,6 +664,19 @@ func matrixRows() []mxRow {
 				}
 			}}
 		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 403, GroupAdmin: 204, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
+		// Deleting runs by date: a date before every run, so the shared
+		// project loses nothing (retention_test.go deletes for real).
+		{route: "DELETE /api/v1/projects/{p}/runs", req: func(c *mxCell) mxCall {
+			run := c.project("/runs/" + c.ownerRun())
+			return mxCall{path: c.project("/runs?before=2000-01-01"), check: func(r *apptest.Response) {
+				if r.Status == http.StatusOK && r.Get("deleted") != float64(0) {
+					c.t.Errorf("deleted %v runs before 2000", r.Get("deleted"))
+				}
+				if got := c.owned(run).Status; got != http.StatusOK {
+					c.t.Errorf("a run answers %d to its owner after status %d, want 200", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 		// Cancelling: each cell gets a queued run of its own whose job
 		// waits an hour, so an allowed cancel always finds it queued.
 		{route: "POST /api/v1/projects/{p}/runs/{r}/cancel", req: func(c *mxCell) mxCall {

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-dev/sluice/internal/app/apptest"
 	"github.com/sluice-dev/sluice/internal/store"
@@ -510,7 +511,7 @@ func TestPipesMassAssignment(t *testing.T) {
 		}{
 			{"POST", pipePath(pid), map[string]any{"name": "x", "id": "chosen-id"}, "id"},
 			{"POST", pipePath(pid), map[string]any{"name": "x", "project_id": other}, "project_id"},
-			{"POST", pipePath(pid), map[string]any{"name": "x", "console_log": map[string]any{"enabled": false, "until": "never"}}, "until"},
+			{"POST", pipePath(pid), map[string]any{"name": "x", "console_log": map[string]any{"enabled": false, "expires_at": "never"}}, "expires_at"},
 			{"PATCH", pipePath(pid, "/", pipe), map[string]any{"name": "x", "created_at": "2020-01-01T00:00:00Z"}, "created_at"},
 			{"POST", flowPath(pid, pipe), map[string]any{"definition": flowDef("y"), "version": 9}, "version"},
 			{"POST", flowPath(pid, pipe), map[string]any{"definition": flowDef("y"), "pipe_id": "elsewhere"}, "pipe_id"},
@@ -575,7 +576,14 @@ func TestPipeConsoleLogNeedsConfigure(t *testing.T) {
 		on := map[string]any{"enabled": true, "capture": []any{"method_url", "records"}, "sensitive": []any{"customer.email"}, "auto_off_hours": float64(4)}
 		r = eve.C.Do(t, "PATCH", pipePath(pid, "/", pipe), map[string]any{"console_log": on})
 		wantStatus(t, r, 200, "admin turns the log on")
-		if !reflect.DeepEqual(r.Get("console_log"), on) {
+		// Turning it on sets when it switches itself off: 4 hours on.
+		got, _ := r.Get("console_log").(map[string]any)
+		until, err := time.Parse(time.RFC3339, fmt.Sprint(got["until"]))
+		if err != nil || until.Sub(inst.Clock.Now()) < 4*time.Hour-time.Minute || until.Sub(inst.Clock.Now()) > 4*time.Hour {
+			t.Fatalf("switch-off time of the admin's change: %s", r.Body)
+		}
+		on["until"] = got["until"]
+		if !reflect.DeepEqual(got, on) {
 			t.Fatalf("after the admin's change: %s", r.Body)
 		}
 		ev := eventsOf(t, bob.C.Do(t, "GET", "/api/v1/projects/"+pid+"/audit?action=pipe.update", nil))[0]

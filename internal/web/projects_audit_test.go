@@ -255,7 +255,8 @@ func TestProjectListsAndPlans(t *testing.T) {
 		r := bob.C.Do(t, "GET", "/api/v1/plans", nil)
 		wantStatus(t, r, 200, "plans")
 		plans := r.Get("plans").([]any)
-		if len(plans) != 1 || dig(plans[0], "id") != "default" || dig(plans[0], "default") != true ||
+		// Default first, then Enterprise, Free, Standard (migration 0014).
+		if len(plans) != 4 || dig(plans[0], "id") != "default" || dig(plans[0], "default") != true ||
 			dig(plans[0], "run_log_retention_days") != float64(30) || dig(plans[0], "console_log_retention_days") != float64(7) {
 			t.Fatalf("plans: %s", r.Body)
 		}

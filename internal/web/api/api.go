@@ -9,6 +9,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/connection"
+	"github.com/sluice-dev/sluice/internal/consolelog"
 	"github.com/sluice-dev/sluice/internal/consumer"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/project"
@@ -30,7 +31,9 @@ type API struct {
 	Runs         *runs.Service
 	Scheduler    *runs.Scheduler
 	Alerts       *runs.Alerter
-	Store        *store.Store
+	// ConsoleLogs keeps console logs and signs their download links.
+	ConsoleLogs *consolelog.Service
+	Store       *store.Store
 	// Keyring seals stored secrets; instance administrators rotate it.
 	Keyring *secrets.Keyring
 	// TLS says cookies must be Secure.
@@ -117,6 +120,15 @@ func (a *API) Routes() []httpx.Route {
 		{Method: "DELETE", Path: "/api/v1/projects/{p}/consumers/{c}", Access: user, Action: access.ManageCredentials, Handler: a.deleteConsumer},
 		{Method: "POST", Path: "/api/v1/projects/{p}/consumers/{c}/secret", Access: user, Action: access.ManageCredentials, Handler: a.rotateConsumerSecret},
 
+		// Console logs: every member sees the list and may download (a
+		// link made for them alone, for five minutes); deleting is
+		// project configuration.
+		{Method: "GET", Path: "/api/v1/projects/{p}/console-logs", Access: user, Action: access.ViewProject, Handler: a.listConsoleLogs},
+		{Method: "POST", Path: "/api/v1/projects/{p}/console-logs/{l}/link", Access: user, Action: access.RunFlows, Handler: a.consoleLogLink},
+		{Method: "DELETE", Path: "/api/v1/projects/{p}/console-logs/{l}", Access: user, Action: access.ConfigureProject, Handler: a.deleteConsoleLog},
+		{Method: "DELETE", Path: "/api/v1/projects/{p}/console-logs", Access: user, Action: access.ConfigureProject, Handler: a.deletePipeConsoleLogs},
+		{Method: "GET", Path: "/downloads/{token}", Access: pub, Handler: a.download},
+
 		// The callback names no project: the pending consent does, and the
 		// handler checks the caller's role on it.
 		{Method: "GET", Path: "/api/v1/oauth2/callback", Access: user, Handler: a.oauthCallback},
@@ -154,6 +166,7 @@ func (a *API) Routes() []httpx.Route {
 		{Method: "GET", Path: "/api/v1/projects/{p}/runs/{r}/failures", Access: user, Action: access.ViewProject, Handler: a.listRunFailures},
 		{Method: "GET", Path: "/api/v1/projects/{p}/runs/{r}/logs", Access: user, Action: access.ViewProject, Handler: a.listRunLogs},
 		{Method: "DELETE", Path: "/api/v1/projects/{p}/runs/{r}", Access: user, Action: access.ConfigureProject, Handler: a.deleteRun},
+		{Method: "DELETE", Path: "/api/v1/projects/{p}/runs", Access: user, Action: access.ConfigureProject, Handler: a.deleteRunsBefore},
 		// Cancelling a run and reprocessing its failures are running flows.
 		{Method: "POST", Path: "/api/v1/projects/{p}/runs/{r}/cancel", Access: user, Action: access.RunFlows, Handler: a.cancelRun},
 		{Method: "POST", Path: "/api/v1/projects/{p}/runs/{r}/reprocess", Access: user, Action: access.RunFlows, Handler: a.reprocessRun},

@@ -192,3 +192,43 @@ func (a *API) listRunLogs(w http.ResponseWriter, r *http.Request) {
 	}
 	httpx.WriteJSON(w, http.StatusOK, out)
 }
+
+// deleteRunsBefore deletes the project's finished runs created before
+// ?before= (RFC 3339, or a date YYYY-MM-DD meaning its midnight UTC), with
+// their failures and console logs; queued and running runs stay. It
+// answers how many went.
+func (a *API) deleteRunsBefore(w http.ResponseWriter, r *http.Request) {
+	before, err := parseBefore(r.URL.Query().Get("before"), a.Store.Now())
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	n, err := a.Runs.DeleteBefore(r.Context(), principal(r), grant(r), before, client(r))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusOK, map[string]int64{"deleted": n})
+}
+
+// parseBefore reads the date of a deletion: given, RFC 3339 or
+// YYYY-MM-DD, and not after now.
+func parseBefore(v string, now time.Time) (time.Time, error) {
+	const format = "must be an RFC 3339 time such as 2026-11-29T09:00:00Z or a date such as 2026-11-29 (midnight UTC)"
+	bad := func(msg string) error {
+		return httpx.Unprocessable("invalid_query", "before "+msg, httpx.Detail{Field: "before", Message: msg})
+	}
+	if v == "" {
+		return time.Time{}, bad("is required: the runs created before it are deleted; it " + format)
+	}
+	t, err := time.Parse(time.RFC3339, v)
+	if err != nil {
+		if t, err = time.Parse(time.DateOnly, v); err != nil {
+			return time.Time{}, bad(format)
+		}
+	}
+	if t.After(now) {
+		return time.Time{}, bad("must not be in the future: runs not yet created cannot be deleted")
+	}
+	return t.UTC(), nil
+}
