@@ -364,13 +364,17 @@ func (s *Service) showRunning(sr *syncRun) error {
 	r := *sr.run
 	now := s.st.Now()
 	r.HeartbeatAt = &now
-	if err := s.journalWrite(&journalEntry{run: &r, insert: true}); err != nil {
-		return err
-	}
-	sr.stored = true
+	// Cancellable before anyone can see it running.
 	s.mu.Lock()
 	s.cancels[r.ID] = sr.cancel
 	s.mu.Unlock()
+	if err := s.journalWrite(&journalEntry{run: &r, insert: true}); err != nil {
+		s.mu.Lock()
+		delete(s.cancels, r.ID)
+		s.mu.Unlock()
+		return err
+	}
+	sr.stored = true
 	sr.hbDone = make(chan struct{})
 	go func() {
 		defer close(sr.hbDone)
