@@ -8,6 +8,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -105,15 +106,31 @@ type Report struct {
 }
 
 // Verify walks the whole log in order and reports the first broken link.
-// The first event may point at a predecessor that retention removed; from
-// there on every event must name the hash of the one before it.
+// The first event must point at nothing, or at the last event retention
+// removed (the audit anchor retention keeps); from there on every event
+// must name the hash of the one before it.
 func Verify(ctx context.Context, q *store.Q) (Report, error) {
 	var r Report
+	// The first event follows the anchor retention left when it deleted
+	// the start of the log, or nothing: an event taken from the start
+	// otherwise shows.
+	anchor := ""
+	a, err := q.GetAuditAnchor(ctx)
+	switch {
+	case err == nil:
+		anchor = a.ThroughHash
+	case !errors.Is(err, store.ErrNotFound):
+		return r, err
+	}
 	prev := ""
 	first := true
 	errStop := fmt.Errorf("stop")
-	err := q.EachAuditEvent(ctx, func(e *store.AuditEvent) error {
+	err = q.EachAuditEvent(ctx, func(e *store.AuditEvent) error {
 		r.Events++
+		if first && e.PrevHash != anchor {
+			r.BrokenAt, r.Reason = e.Seq, fmt.Sprintf("event %d is not the start of the log nor follows the last event retention deleted: events before it were removed", e.Seq)
+			return errStop
+		}
 		if !first && e.PrevHash != prev {
 			r.BrokenAt, r.Reason = e.Seq, fmt.Sprintf("event %d does not follow event before it: a preceding event was changed, removed or inserted", e.Seq)
 			return errStop

@@ -85,6 +85,9 @@ func TestTamperingIsFound(t *testing.T) {
 		{"deleted event", func(evs []*store.AuditEvent) string {
 			return fmt.Sprintf(`DELETE FROM audit_events WHERE seq = %d`, evs[2].Seq)
 		}, 3},
+		{"deleted first events", func(evs []*store.AuditEvent) string {
+			return fmt.Sprintf(`DELETE FROM audit_events WHERE seq <= %d`, evs[1].Seq)
+		}, 2},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
