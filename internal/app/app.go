@@ -312,12 +312,14 @@ func (a *App) BuildServer() error {
 	pipelines.Validate = ValidateFlow
 	pipelines.CheckConnections = FlowConnections(a.Store)
 	pipelines.OnFlowChange = a.Runs.ForgetFlows
+	cons := console.New(a.Accounts, c.TLS(), sessionMax)
+	cons.Services = console.Services{Projects: projects, Pipelines: pipelines, Runs: a.Runs, ConsoleLogs: a.ConsoleLogs, Store: a.Store, BaseURL: a.BaseURL}
 	a.Server = web.New(web.Deps{
 		Accounts: a.Accounts,
 		Projects: projects,
 		API: &api.API{ConsumerAuth: a.ConsumerAuth, Accounts: a.Accounts, Projects: projects, Connections: connections, Consumers: a.Consumers, Pipelines: pipelines, Runs: a.Runs, Scheduler: a.Scheduler, Alerts: a.Alerts, ConsoleLogs: a.ConsoleLogs, Keyring: a.Keyring, Store: a.Store,
 			TLS: c.TLS(), SessionMax: sessionMax, BaseURL: a.BaseURL},
-		Console: console.New(a.Accounts, c.TLS(), sessionMax),
+		Console: cons,
 		Metrics: a.Metrics,
 		Logger:  a.Log,
 		Proxies: proxies,
@@ -417,7 +419,7 @@ func (a *App) Serve(ctx context.Context) error {
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
 	defer cancel()
 	err := errors.Join(serveErr, a.httpSrv.Shutdown(sctx), a.Queue.Stop(sctx))
-	return errors.Join(err, a.Store.Close())
+	return errors.Join(err, a.closeBlobs(), a.Store.Close())
 }
 
 // Work runs only the queue workers until ctx is cancelled.
@@ -430,7 +432,7 @@ func (a *App) Work(ctx context.Context) error {
 	a.Log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), a.Config.ShutdownGrace)
 	defer cancel()
-	return errors.Join(a.Queue.Stop(sctx), a.Store.Close())
+	return errors.Join(a.Queue.Stop(sctx), a.closeBlobs(), a.Store.Close())
 }
 
 // Close releases everything without serving (after New for one-off
@@ -439,7 +441,16 @@ func (a *App) Close() error {
 	if a.listener != nil {
 		a.listener.Close()
 	}
-	return a.Store.Close()
+	return errors.Join(a.closeBlobs(), a.Store.Close())
+}
+
+// closeBlobs releases the blob store's handle (a directory's root), if it
+// holds one.
+func (a *App) closeBlobs() error {
+	if c, ok := a.Blobs.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // splitList reads a comma-separated flag value.

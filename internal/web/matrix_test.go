@@ -3,6 +3,7 @@ package web_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -453,14 +454,14 @@ func matrixRows() []mxRow {
 		// configuration.
 		{route: "GET /api/v1/projects/{p}/console-logs", req: mxGetProject("/console-logs"),
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
-		{route: "POST /api/v1/projects/{p}/console-logs/{l}/link", req: func(c *mxCell) mxCall {
+		{route: "POST /api/v1/projects/{p}/console-logs/{l}/link", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
 			return mxCall{path: c.project("/console-logs/" + c.ownerConsoleLog() + "/link"), check: func(r *apptest.Response) {
 				if r.Status == http.StatusCreated && !strings.Contains(r.String("url"), "/downloads/") {
 					c.t.Errorf("link answer %s", r.Body)
 				}
 			}}
 		}, want: mxExpect{Owner: 201, Admin: 201, Standard: 201, GroupAdmin: 201, GroupStandard: 201, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
-		{route: "DELETE /api/v1/projects/{p}/console-logs/{l}", req: func(c *mxCell) mxCall {
+		{route: "DELETE /api/v1/projects/{p}/console-logs/{l}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
 			id := c.ownerConsoleLog()
 			return mxCall{path: c.project("/console-logs/" + id), check: func(r *apptest.Response) {
 				listed := strings.Contains(string(c.owned(c.project("/console-logs")).Body), id)
@@ -469,13 +470,13 @@ func matrixRows() []mxRow {
 				}
 			}}
 		}, want: mxExpect{Owner: 204, Admin: 204, Standard: 403, GroupAdmin: 204, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
-		{route: "DELETE /api/v1/projects/{p}/console-logs", req: func(c *mxCell) mxCall {
+		{route: "DELETE /api/v1/projects/{p}/console-logs", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
 			return mxCall{path: c.project("/console-logs?pipe=" + c.w.pipe)}
 		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 401}},
 		// A download link is its own credential: whoever holds a valid one
 		// gets the log, signed in or not (download_test.go: forged, expired
 		// and deleted links, and a user who lost the project).
-		{route: "GET /downloads/{token}", req: func(c *mxCell) mxCall { return mxCall{path: c.ownerLink()} },
+		{route: "GET /downloads/{token}", fresh: mxFreshProject, req: func(c *mxCell) mxCall { return mxCall{path: c.ownerLink()} },
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
 		// Consent needs an OAuth 2.0 authorization-code connection; the
 		// fixture's is a bearer one, so allowed roles get 409.
@@ -737,6 +738,186 @@ func matrixRows() []mxRow {
 		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 303, InstanceAdmin: 303, Anon: 303}},
 		{route: "GET /static/", req: mxGet("/static/console.css"),
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
+
+		// Console pages of projects, pipes and flows (console/projects.go):
+		// the same actions as their API twins. A form post that was
+		// allowed redirects to its result (303, like the login page's
+		// redirect for anonymous), so each check reads the state back.
+		{route: "GET /projects", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects", check: c.pageOrLogin("project-form")}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 303}},
+		{route: "POST /projects", req: func(c *mxCell) mxCall {
+			name := fmt.Sprintf("Page project %d", c.fx.next())
+			return mxCall{path: "/projects", body: url.Values{"name": {name}}, check: func(r *apptest.Response) {
+				if c.p.kind == mxAnon {
+					c.redirectsTo(r, "/login?next=%2Fprojects")
+					return
+				}
+				id, ok := strings.CutPrefix(strings.TrimSuffix(r.Header.Get("Location"), "?notice=created"), "/projects/")
+				if got := c.client().Do(c.t, "GET", "/api/v1/projects/"+id, nil).String("name"); !ok || got != name {
+					c.t.Errorf("create project redirects to %q, whose name is %q, want the new project %q", r.Header.Get("Location"), got, name)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 303, InstanceAdmin: 303, Anon: 303}},
+		{route: "GET /projects/{p}", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project, check: c.pageOrLogin("records-chart")}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "GET /projects/{p}/pipes", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/pipes", check: c.pageOrLogin(`id="pipe-` + c.w.pipe + `"`)}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/pipes", req: func(c *mxCell) mxCall {
+			name := fmt.Sprintf("Page pipe %d", c.fx.next())
+			return mxCall{path: "/projects/" + c.w.project + "/pipes", body: url.Values{"name": {name}}, check: func(r *apptest.Response) {
+				allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+				if allowed {
+					c.redirectsTo(r, "/projects/"+c.w.project+"/pipes?notice=pipe-created")
+				}
+				if got := strings.Contains(string(c.owned(c.project("/pipes")).Body), name); got != allowed {
+					c.t.Errorf("pipe %q exists = %v after status %d", name, got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/pipes/{pipe}/flows", req: func(c *mxCell) mxCall {
+			name := fmt.Sprintf("page flow %d", c.fx.next())
+			def, _ := json.Marshal(mxFlowDefinition(name))
+			return mxCall{path: "/projects/" + c.w.project + "/pipes/" + c.w.pipe + "/flows", body: url.Values{"definition": {string(def)}},
+				check: func(r *apptest.Response) {
+					allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+					if allowed && !strings.HasPrefix(r.Header.Get("Location"), "/projects/"+c.w.project+"/pipes/"+c.w.pipe+"/flows/") {
+						c.t.Errorf("create flow redirects to %q, want the new flow's page", r.Header.Get("Location"))
+					}
+					if got := strings.Contains(string(c.owned(c.pipeline("/flows")).Body), name); got != allowed {
+						c.t.Errorf("flow %q exists = %v after status %d", name, got, r.Status)
+					}
+				}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "GET /projects/{p}/pipes/{pipe}/flows/{f}", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.flowPage(""), check: c.pageOrLogin("flow-diagram")}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/pipes/{pipe}/flows/{f}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			name := fmt.Sprintf("saved flow %d", c.fx.next())
+			def, _ := json.Marshal(mxFlowDefinition(name))
+			return mxCall{path: c.flowPage(""), body: url.Values{"definition": {string(def)}}, check: func(r *apptest.Response) {
+				allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+				if allowed {
+					c.redirectsTo(r, c.flowPage("?notice=saved"))
+				}
+				want := map[bool]string{true: name, false: "orders"}[allowed]
+				if got := c.owned(c.flowAt("")).String("name"); got != want {
+					c.t.Errorf("flow name %q after status %d, want %q", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/pipes/{pipe}/flows/{f}/enable", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.flowPage("/enable"), body: url.Values{}, check: func(r *apptest.Response) {
+				allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+				if got := c.owned(c.flowAt("")).Get("enabled"); got != allowed {
+					c.t.Errorf("flow enabled = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/pipes/{pipe}/flows/{f}/disable", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			wantStatus(c.t, c.as(mxOwner).Do(c.t, "POST", c.flowAt("/enable"), nil), http.StatusOK, "owner turns the flow on")
+			return mxCall{path: c.flowPage("/disable"), body: url.Values{}, check: func(r *apptest.Response) {
+				allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+				if got := c.owned(c.flowAt("")).Get("enabled"); got != !allowed {
+					c.t.Errorf("flow enabled = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/pipes/{pipe}/flows/{f}/run", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.flowPage("/run"), body: url.Values{}, check: func(r *apptest.Response) {
+				if r.Status != http.StatusSeeOther || c.p.kind == mxAnon {
+					if n := len(c.owned(c.project("/runs")).Get("runs").([]any)); n != 0 {
+						c.t.Errorf("%d runs after status %d, want none", n, r.Status)
+					}
+					return
+				}
+				id, ok := strings.CutPrefix(r.Header.Get("Location"), "/projects/"+c.w.project+"/runs/")
+				if !ok || c.owned(c.project("/runs/"+id)).Status != http.StatusOK {
+					c.t.Errorf("run now redirects to %q, want the started run's page", r.Header.Get("Location"))
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+
+		// Console pages of runs and console logs (console/runs.go): the
+		// same actions as their API twins; a refusal is a page, a missing
+		// login a redirect to the login page.
+		{route: "GET /projects/{p}/runs", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/runs", check: c.pageOrLogin("runs-filters")}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "GET /projects/{p}/runs/{r}", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/runs/" + c.ownerRun(), check: c.pageOrLogin("run-facts")}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		// The world's flow has no fetch_one: whoever may reprocess is told
+		// why on the page (422), and no run starts.
+		{route: "POST /projects/{p}/runs/{r}/reprocess", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/runs/" + c.ownerRun() + "/reprocess", body: url.Values{"scope": {"all"}},
+				check: func(r *apptest.Response) {
+					if r.Status == http.StatusUnprocessableEntity && !strings.Contains(string(r.Body), "fetch_one") {
+						c.t.Errorf("reprocess refused without saying why: %s", r.Body)
+					}
+					if n := c.reprocessRuns(); n != 0 {
+						c.t.Errorf("%d reprocess runs after status %d, want none", n, r.Status)
+					}
+				}}
+		}, want: mxExpect{Owner: 422, Admin: 422, Standard: 422, GroupAdmin: 422, GroupStandard: 422, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/runs/{r}/cancel", req: func(c *mxCell) mxCall {
+			id := c.queuedRun()
+			run := c.project("/runs/" + id)
+			return mxCall{path: "/projects/" + c.w.project + "/runs/" + id + "/cancel", body: url.Values{}, check: func(r *apptest.Response) {
+				allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+				if allowed {
+					c.redirectsTo(r, "/projects/"+c.w.project+"/runs/"+id+"?notice=cancelled")
+				}
+				want := map[bool]string{true: "cancelled", false: "queued"}[allowed]
+				if got := c.owned(run).String("status"); got != want {
+					c.t.Errorf("the run is %q after status %d, want %q", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/runs/{r}/delete", req: func(c *mxCell) mxCall {
+			id := c.ownerRun()
+			run := c.project("/runs/" + id)
+			return mxCall{path: "/projects/" + c.w.project + "/runs/" + id + "/delete", body: url.Values{}, check: func(r *apptest.Response) {
+				allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+				if allowed {
+					c.redirectsTo(r, "/projects/"+c.w.project+"/runs?notice=deleted")
+				}
+				want := map[bool]int{true: http.StatusNotFound, false: http.StatusOK}[allowed]
+				if got := c.owned(run).Status; got != want {
+					c.t.Errorf("the run answers %d to its owner after status %d, want %d", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "GET /projects/{p}/console-logs", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/console-logs", check: c.pageOrLogin("Console logs")}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		// Download makes a link for the caller and sends the browser to it.
+		// Both rows take a project of their own: the API row that deletes
+		// a pipe's logs would otherwise race them on the shared one.
+		{route: "POST /projects/{p}/console-logs/{l}/download", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/console-logs/" + c.ownerConsoleLog() + "/download", body: url.Values{},
+				check: func(r *apptest.Response) {
+					loc := r.Header.Get("Location")
+					if r.Status == http.StatusSeeOther && c.p.kind != mxAnon && !strings.HasPrefix(loc, "/downloads/") {
+						c.t.Errorf("download redirects to %q, want a /downloads/ link", loc)
+					}
+					if r.Status == http.StatusSeeOther && c.p.kind == mxAnon && !strings.HasPrefix(loc, "/login?") {
+						c.t.Errorf("anonymous download redirects to %q, want the login page", loc)
+					}
+				}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/console-logs/{l}/delete", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			id := c.ownerConsoleLog()
+			return mxCall{path: "/projects/" + c.w.project + "/console-logs/" + id + "/delete", body: url.Values{}, check: func(r *apptest.Response) {
+				allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+				listed := strings.Contains(string(c.owned(c.project("/console-logs")).Body), id)
+				if listed == allowed {
+					c.t.Errorf("the log is listed = %v after status %d", listed, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
 	}
 }
 
@@ -1137,4 +1318,23 @@ func (c *mxCell) noSecret(r *apptest.Response) {
 	if strings.Contains(string(r.Body), "Matrix-Token-Secret") {
 		c.t.Errorf("an answer shows a connection secret: %s", r.Body)
 	}
+}
+
+// pageOrLogin checks a console page's answer: a page that shows want, or
+// for anonymous a redirect to the login page.
+func (c *mxCell) pageOrLogin(want string) func(r *apptest.Response) {
+	return func(r *apptest.Response) {
+		c.t.Helper()
+		switch {
+		case r.Status == http.StatusSeeOther && !strings.HasPrefix(r.Header.Get("Location"), "/login?next="):
+			c.t.Errorf("redirects to %q, want the login page", r.Header.Get("Location"))
+		case r.Status == http.StatusOK && !strings.Contains(string(r.Body), want):
+			c.t.Errorf("the page does not show %q: %s", want, r.Body)
+		}
+	}
+}
+
+// flowPage is the console path of the world's flow, plus suffix.
+func (c *mxCell) flowPage(suffix string) string {
+	return "/projects/" + c.w.project + "/pipes/" + c.w.pipe + "/flows/" + c.w.flow + suffix
 }

@@ -14,7 +14,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/account"
+	"github.com/sluice-dev/sluice/internal/consolelog"
+	"github.com/sluice-dev/sluice/internal/pipeline"
+	"github.com/sluice-dev/sluice/internal/project"
+	"github.com/sluice-dev/sluice/internal/runs"
+	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/web/httpx"
 )
 
@@ -29,7 +35,21 @@ type Console struct {
 	Accounts   *account.Service
 	TLS        bool
 	SessionMax time.Duration
-	tmpl       *template.Template
+	// Services are what the project pages read and change, the same
+	// services the API uses (app sets them).
+	Services Services
+	tmpl     *template.Template
+}
+
+// Services are the services behind the project pages.
+type Services struct {
+	Projects    *project.Service
+	Pipelines   *pipeline.Service
+	Runs        *runs.Service
+	ConsoleLogs *consolelog.Service
+	Store       *store.Store
+	// BaseURL is the URL users reach Sluice at.
+	BaseURL func() string
 }
 
 // New parses the templates.
@@ -42,7 +62,7 @@ func New(accounts *account.Service, tls bool, sessionMax time.Duration) *Console
 func (c *Console) Routes() []httpx.Route {
 	static, _ := fs.Sub(staticFS, "static")
 	files := http.StripPrefix("/static/", http.FileServerFS(static))
-	return []httpx.Route{
+	routes := []httpx.Route{
 		{Method: "GET", Path: "/{$}", Access: httpx.Public, Handler: c.home},
 		{Method: "GET", Path: "/setup", Access: httpx.Public, Handler: c.setupPage},
 		{Method: "POST", Path: "/setup", Access: httpx.Public, Handler: c.setupPost, Form: true},
@@ -51,6 +71,9 @@ func (c *Console) Routes() []httpx.Route {
 		{Method: "POST", Path: "/logout", Access: httpx.User, Handler: c.logoutPost, Form: true},
 		{Method: "GET", Path: "/static/", Access: httpx.Public, Handler: files.ServeHTTP},
 	}
+	// Project pages (projects.go) and run pages (runs.go).
+	routes = append(routes, c.projectRoutes()...)
+	return append(routes, c.runRoutes()...)
 }
 
 // page is what every template gets.
@@ -63,6 +86,13 @@ type page struct {
 	Values  map[string]string // values to put back in the form
 	Notice  string
 	Message string
+	// Grant is the caller's role on the page's project (project pages).
+	Grant *access.Grant
+	// Data is what a page shows beyond the common parts.
+	Data any
+	// Refresh makes the browser reload the page every 5 seconds (work in
+	// progress shown without script).
+	Refresh bool
 }
 
 func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, name string, p page) {
@@ -71,6 +101,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 	}
 	if p.User != nil {
 		p.CSRF = p.User.CSRFToken()
+	}
+	if p.Grant == nil {
+		p.Grant = access.GrantFrom(r.Context())
 	}
 	var b strings.Builder
 	if err := c.tmpl.ExecuteTemplate(&b, name, p); err != nil {
