@@ -313,7 +313,8 @@ func (a *App) BuildServer() error {
 	pipelines.CheckConnections = FlowConnections(a.Store)
 	pipelines.OnFlowChange = a.Runs.ForgetFlows
 	cons := console.New(a.Accounts, c.TLS(), sessionMax)
-	cons.Services = console.Services{Projects: projects, Pipelines: pipelines, Runs: a.Runs, ConsoleLogs: a.ConsoleLogs, Store: a.Store, BaseURL: a.BaseURL}
+	cons.Services = console.Services{Projects: projects, Pipelines: pipelines, Runs: a.Runs, ConsoleLogs: a.ConsoleLogs,
+		Connections: connections, Consumers: a.Consumers, Scheduler: a.Scheduler, Store: a.Store, BaseURL: a.BaseURL}
 	a.Server = web.New(web.Deps{
 		Accounts: a.Accounts,
 		Projects: projects,

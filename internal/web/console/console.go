@@ -16,7 +16,9 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/account"
+	"github.com/sluice-dev/sluice/internal/connection"
 	"github.com/sluice-dev/sluice/internal/consolelog"
+	"github.com/sluice-dev/sluice/internal/consumer"
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/runs"
@@ -47,6 +49,9 @@ type Services struct {
 	Pipelines   *pipeline.Service
 	Runs        *runs.Service
 	ConsoleLogs *consolelog.Service
+	Connections *connection.Service
+	Consumers   *consumer.Service
+	Scheduler   *runs.Scheduler
 	Store       *store.Store
 	// BaseURL is the URL users reach Sluice at.
 	BaseURL func() string
@@ -54,7 +59,12 @@ type Services struct {
 
 // New parses the templates.
 func New(accounts *account.Service, tls bool, sessionMax time.Duration) *Console {
-	t := template.Must(template.New("").ParseFS(templateFS, "templates/*.html"))
+	t := template.Must(template.New("").Funcs(template.FuncMap{
+		// can says whether the page's grant allows an action of DESIGN §4
+		// ("project.configure"): controls a role may not use are not
+		// shown (the server refuses them anyway).
+		"can": func(g *access.Grant, action string) bool { return g != nil && access.Can(g.Role, access.Action(action)) },
+	}).ParseFS(templateFS, "templates/*.html"))
 	return &Console{Accounts: accounts, TLS: tls, SessionMax: sessionMax, tmpl: t}
 }
 
@@ -71,9 +81,14 @@ func (c *Console) Routes() []httpx.Route {
 		{Method: "POST", Path: "/logout", Access: httpx.User, Handler: c.logoutPost, Form: true},
 		{Method: "GET", Path: "/static/", Access: httpx.Public, Handler: files.ServeHTTP},
 	}
-	// Project pages (projects.go) and run pages (runs.go).
+	// Project pages (projects.go), run pages (runs.go), connections and
+	// consumers (connections.go), members, groups, settings and the
+	// activity log (access.go), the account (account.go).
 	routes = append(routes, c.projectRoutes()...)
-	return append(routes, c.runRoutes()...)
+	routes = append(routes, c.runRoutes()...)
+	routes = append(routes, c.connectionRoutes()...)
+	routes = append(routes, c.accessRoutes()...)
+	return append(routes, c.accountRoutes()...)
 }
 
 // page is what every template gets.
