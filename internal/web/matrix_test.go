@@ -739,6 +739,101 @@ func matrixRows() []mxRow {
 		{route: "GET /static/", req: mxGet("/static/console.css"),
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
 
+		// The console's account page (console/account.go): the user's own
+		// password, second factor, keys and sessions, like /api/v1/me.
+		// Every user may use it; anonymous is sent to the login page.
+		{route: "GET /account", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/account", check: c.pageOrLogin("password-form")}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 303}},
+		{route: "POST /account/password", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			a := c.credentials()
+			const next = "Granite-Meadow-Lantern-59"
+			return mxCall{path: "/account/password", body: url.Values{"current_password": {a.password}, "new_password": {next}}, check: func(r *apptest.Response) {
+				if c.p.kind == mxAnon {
+					c.redirectsTo(r, "/login?next=%2Faccount%2Fpassword")
+					return
+				}
+				c.redirectsTo(r, "/account?notice=password-changed")
+				changed := *a
+				changed.password = next
+				c.fx.login(c.t, &changed)
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 303, InstanceAdmin: 303, Anon: 303}},
+		{route: "POST /account/totp", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/account/totp", body: url.Values{"password": {c.credentials().password}}, check: c.pageOrLogin(`id="totp-secret"`)}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 303}},
+		{route: "POST /account/totp/confirm", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			code := "123456"
+			if c.me() != nil {
+				code = totpCode(c.t, c.fx.beginTOTP(c.t, c.me()), c.fx.inst.Clock.Now())
+			}
+			return mxCall{path: "/account/totp/confirm", body: url.Values{"code": {code}}, check: c.pageOrLogin(`id="recovery-codes"`)}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 303}},
+		{route: "POST /account/totp/disable", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			if c.me() != nil {
+				c.fx.enableTOTP(c.t, c.me())
+			}
+			return mxCall{path: "/account/totp/disable", body: url.Values{"password": {c.credentials().password}}, check: func(r *apptest.Response) {
+				if c.p.kind == mxAnon {
+					c.redirectsTo(r, "/login?next=%2Faccount%2Ftotp%2Fdisable")
+					return
+				}
+				c.redirectsTo(r, "/account?notice=totp-disabled")
+				if on := c.fx.session(c.t, c.me()).Do(c.t, "GET", "/api/v1/me", nil).Get("user.totp_enabled"); on != false {
+					c.t.Errorf("two-factor login is %v after turning it off", on)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 303, InstanceAdmin: 303, Anon: 303}},
+		{route: "POST /account/totp/recovery-codes", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			if c.me() != nil {
+				c.fx.enableTOTP(c.t, c.me())
+			}
+			return mxCall{path: "/account/totp/recovery-codes", body: url.Values{"password": {c.credentials().password}}, check: c.pageOrLogin(`id="recovery-codes"`)}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 303}},
+		{route: "POST /account/api-keys", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/account/api-keys", body: url.Values{"name": {"matrix page"}, "expires_in_days": {"1"}}, check: c.pageOrLogin(`id="new-key-token"`)}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 303}},
+		{route: "POST /account/api-keys/{id}/revoke", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			token, id := c.fx.newKey(c.t, c.credentials())
+			return mxCall{path: "/account/api-keys/" + id + "/revoke", body: url.Values{}, check: func(r *apptest.Response) {
+				revoked := c.p.kind != mxAnon
+				if revoked {
+					c.redirectsTo(r, "/account?notice=key-revoked")
+				}
+				c.wantGet(c.fx.keyClient(&mxUser{key: token}), "/api/v1/me", map[bool]int{false: 200, true: 401}[revoked], "the key named in the path")
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 303, InstanceAdmin: 303, Anon: 303}},
+		{route: "POST /account/sessions/{id}/revoke", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			if c.me() == nil {
+				other, id := c.fx.login(c.t, c.w.users[mxOutsider])
+				return mxCall{path: "/account/sessions/" + id + "/revoke", body: url.Values{}, check: func(*apptest.Response) {
+					c.wantGet(other, "/api/v1/me", 200, "a session named by an anonymous post")
+				}}
+			}
+			other, id := c.fx.login(c.t, c.me())
+			return mxCall{path: "/account/sessions/" + id + "/revoke", body: url.Values{}, check: func(r *apptest.Response) {
+				c.redirectsTo(r, "/account?notice=session-revoked")
+				c.wantGet(other, "/api/v1/me", 401, "the revoked session")
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 303, InstanceAdmin: 303, Anon: 303}},
+		{route: "POST /account/sessions/revoke-others", fresh: mxFreshUser, req: func(c *mxCell) mxCall {
+			var other *apptest.Client
+			if c.me() != nil {
+				other, _ = c.fx.login(c.t, c.me())
+			}
+			return mxCall{path: "/account/sessions/revoke-others", body: url.Values{}, check: func(r *apptest.Response) {
+				if c.p.kind == mxAnon {
+					c.redirectsTo(r, "/login?next=%2Faccount%2Fsessions%2Frevoke-others")
+					return
+				}
+				c.redirectsTo(r, "/account?notice=sessions-revoked")
+				c.wantGet(other, "/api/v1/me", 401, "another session after ending the others")
+				// A session keeps itself; a key, having none, ends them all.
+				still := map[bool]int{false: 200, true: 401}[c.p.viaKey]
+				c.wantGet(c.fx.session(c.t, c.me()), "/api/v1/me", still, "the caller's own session")
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 303, InstanceAdmin: 303, Anon: 303}},
+
 		// Console pages of projects, pipes and flows (console/projects.go):
 		// the same actions as their API twins. A form post that was
 		// allowed redirects to its result (303, like the login page's
@@ -840,6 +935,47 @@ func matrixRows() []mxRow {
 			}}
 		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
 
+		// A pipe's console-log settings from the pipes page: project
+		// configuration, as PATCH .../pipes/{pipe} with console_log.
+		{route: "POST /projects/{p}/pipes/{pipe}/console-log", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: c.project("/pipes/" + c.w.pipe + "/console-log")[len("/api/v1"):],
+				body: url.Values{"enabled": {"1"}, "capture": {"records"}, "auto_off_hours": {"3"}}, check: func(r *apptest.Response) {
+					on := c.owned(c.project("/pipes/"+c.w.pipe)).Get("console_log.enabled") == true
+					if on != (r.Status == http.StatusSeeOther && c.p.kind != mxAnon) {
+						c.t.Errorf("console log on = %v after status %d", on, r.Status)
+					}
+				}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		// A flow version's page (definition and diff) and its restore.
+		{route: "GET /projects/{p}/pipes/{pipe}/flows/{f}/versions/{v}", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.flowPage("/versions/1"), check: func(r *apptest.Response) {
+				if r.Status == http.StatusOK && !strings.Contains(string(r.Body), "version-text") {
+					c.t.Errorf("the version page shows no definition: %.300s", r.Body)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/pipes/{pipe}/flows/{f}/versions/{v}/restore", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			// A second version, so restoring the first makes a third.
+			wantStatus(c.t, c.as(mxOwner).Do(c.t, "PUT", c.project("/pipes/"+c.w.pipe+"/flows/"+c.w.flow),
+				map[string]any{"definition": mxFlowDefinition("orders-2")}), http.StatusOK, "owner saves version 2")
+			return mxCall{path: c.flowPage("/versions/1/restore"), body: url.Values{}, check: func(r *apptest.Response) {
+				v := c.owned(c.project("/pipes/" + c.w.pipe + "/flows/" + c.w.flow)).Get("version")
+				want := map[bool]float64{true: 3, false: 2}[r.Status == http.StatusSeeOther && c.p.kind != mxAnon]
+				if v != want {
+					c.t.Errorf("flow version %v after status %d, want %v", v, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		// A dry run page: every member who may run flows sees each step's
+		// output; nothing is written and no run is kept.
+		{route: "POST /projects/{p}/pipes/{pipe}/flows/{f}/test", req: func(c *mxCell) mxCall {
+			return mxCall{path: c.flowPage("/test"), body: url.Values{"records": {`[{"id": 1, "total": 2}]`}}, check: func(r *apptest.Response) {
+				if r.Status == http.StatusOK && !strings.Contains(string(r.Body), "dry-record-1") {
+					c.t.Errorf("the dry run page shows no record: %.400s", r.Body)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+
 		// Console pages of runs and console logs (console/runs.go): the
 		// same actions as their API twins; a refusal is a page, a missing
 		// login a redirect to the login page.
@@ -918,6 +1054,179 @@ func matrixRows() []mxRow {
 				}
 			}}
 		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+
+		// Console pages of connections and service consumers
+		// (console/connections.go): the same actions as their API twins.
+		// No page ever shows a stored secret; a consumer's generated secret
+		// is on the one page that answers its create or rotation.
+		{route: "GET /projects/{p}/connections", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/connections", check: func(r *apptest.Response) {
+				c.pageOrLogin("connections-table")(r)
+				c.noSecret(r)
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/connections", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/connections", body: url.Values{"kind": {"http"}, "name": {"crm"},
+				"settings.base_url": {"https://crm.example"}, "auth.type": {"bearer"}, "auth.token": {"Matrix-Token-Secret-page"}},
+				check: func(r *apptest.Response) {
+					c.noSecret(r)
+					allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+					if allowed && !strings.HasPrefix(r.Header.Get("Location"), "/projects/"+c.w.project+"/connections/") {
+						c.t.Errorf("create connection redirects to %q, want its page", r.Header.Get("Location"))
+					}
+					if got := strings.Contains(string(c.owned(c.project("/connections")).Body), `"crm"`); got != allowed {
+						c.t.Errorf("connection crm exists = %v after status %d", got, r.Status)
+					}
+				}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "GET /projects/{p}/connections/{c}", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/connections/" + c.w.connection, check: func(r *apptest.Response) {
+				c.pageOrLogin("conn-facts")(r)
+				c.noSecret(r)
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/connections/{c}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/connections/" + c.w.connection, body: url.Values{"name": {"erp renamed"},
+				"settings.base_url": {c.fx.echo.URL}, "auth.type": {"bearer"}}, check: func(r *apptest.Response) {
+				allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+				want := map[bool]string{true: "erp renamed", false: "erp"}[allowed]
+				if got := c.owned(c.project("/connections/" + c.w.connection)).String("name"); got != want {
+					c.t.Errorf("connection name %q after status %d, want %q", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/connections/{c}/delete", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/connections/" + c.w.connection + "/delete", body: url.Values{}, check: func(r *apptest.Response) {
+				allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+				want := map[bool]int{true: http.StatusNotFound, false: http.StatusOK}[allowed]
+				if got := c.status(c.as(mxOwner), c.project("/connections/"+c.w.connection)); got != want {
+					c.t.Errorf("the connection answers %d to its owner after status %d, want %d", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/connections/{c}/test", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/connections/" + c.w.connection + "/test", body: url.Values{}, check: func(r *apptest.Response) {
+				c.noSecret(r)
+				if r.Status == http.StatusOK && !strings.Contains(string(r.Body), `id="diag-result">ok<`) {
+					c.t.Errorf("the test page shows no passed diagnosis: %s", r.Body)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "GET /projects/{p}/consumers", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/consumers", check: func(r *apptest.Response) {
+				c.pageOrLogin("consumers-table")(r)
+				c.noSecret(r)
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/consumers", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/consumers", body: url.Values{"name": {"page consumer"}, "flows": {c.w.flow},
+				"auth.type": {"basic"}, "rate_per_second": {"50"}, "rate_burst": {"100"}}, check: func(r *apptest.Response) {
+				allowed := r.Status == http.StatusOK
+				if allowed && !strings.Contains(string(r.Body), `id="consumer-secret"`) {
+					c.t.Errorf("the created consumer's page shows no secret: %s", r.Body)
+				}
+				if got := strings.Contains(string(c.owned(c.project("/consumers")).Body), "page consumer"); got != allowed {
+					c.t.Errorf("consumer exists = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "GET /projects/{p}/consumers/{c}", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/consumers/" + c.w.consumer, check: func(r *apptest.Response) {
+				c.pageOrLogin("consumer-facts")(r)
+				c.noSecret(r)
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/consumers/{c}/secret", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/consumers/" + c.w.consumer + "/secret", body: url.Values{}, check: func(r *apptest.Response) {
+				c.noSecret(r)
+				if r.Status == http.StatusOK && !strings.Contains(string(r.Body), `id="consumer-secret"`) {
+					c.t.Errorf("rotation shows no new secret: %s", r.Body)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/consumers/{c}/delete", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/consumers/" + c.w.consumer + "/delete", body: url.Values{}, check: func(r *apptest.Response) {
+				allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+				want := map[bool]int{true: http.StatusNotFound, false: http.StatusOK}[allowed]
+				if got := c.status(c.as(mxOwner), c.project("/consumers/"+c.w.consumer)); got != want {
+					c.t.Errorf("the consumer answers %d to its owner after status %d, want %d", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+
+		// Console pages of members, settings and the activity log
+		// (console/access.go): the same actions as their API twins. An
+		// allowed post redirects to its result; each check reads the state
+		// back through the API as the owner.
+		{route: "GET /projects/{p}/members", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/members", check: c.pageOrLogin("members-table")}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/members", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			key := "user:" + c.w.users[mxOutsider].id
+			return mxCall{path: "/projects/" + c.w.project + "/members", body: url.Values{"user": {c.w.users[mxOutsider].email}, "role": {"standard"}},
+				check: func(r *apptest.Response) {
+					allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+					if allowed {
+						c.redirectsTo(r, "/projects/"+c.w.project+"/members?notice=granted")
+					}
+					want := map[bool]string{true: "standard", false: ""}[allowed]
+					if got := c.members()[key]; got != want {
+						c.t.Errorf("the outsider's role %q after status %d, want %q", got, r.Status, want)
+					}
+				}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/members/{m}/role", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			m := c.w.members[mxStandard]
+			return mxCall{path: "/projects/" + c.w.project + "/members/" + m + "/role", body: url.Values{"role": {"admin"}}, check: func(r *apptest.Response) {
+				want := map[bool]string{true: "admin", false: "standard"}[r.Status == http.StatusSeeOther && c.p.kind != mxAnon]
+				if got := c.members()[m]; got != want {
+					c.t.Errorf("the member's role %q after status %d, want %q", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/members/{m}/revoke", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			m := c.w.members[mxStandard]
+			return mxCall{path: "/projects/" + c.w.project + "/members/" + m + "/revoke", body: url.Values{}, check: func(r *apptest.Response) {
+				want := map[bool]string{true: "", false: "standard"}[r.Status == http.StatusSeeOther && c.p.kind != mxAnon]
+				if got := c.members()[m]; got != want {
+					c.t.Errorf("the member's role %q after status %d, want %q", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/transfer", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			to := c.w.users[mxStandard].id
+			return mxCall{path: "/projects/" + c.w.project + "/transfer", body: url.Values{"user_id": {to}, "password": {c.credentials().password}},
+				check: func(r *apptest.Response) {
+					want := map[bool]string{true: to, false: c.w.users[mxOwner].id}[r.Status == http.StatusSeeOther && c.p.kind != mxAnon]
+					if got := c.as(mxOwner).Do(c.t, "GET", c.project(""), nil).String("owner.id"); got != want {
+						c.t.Errorf("owner %s after status %d, want %s", got, r.Status, want)
+					}
+				}}
+		}, want: mxExpect{Owner: 303, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/delete", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/delete", body: url.Values{"password": {c.credentials().password}}, check: func(r *apptest.Response) {
+				want := map[bool]int{true: 404, false: 200}[r.Status == http.StatusSeeOther && c.p.kind != mxAnon]
+				c.wantGet(c.as(mxOwner), c.project(""), want, "the owner reading the project")
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "GET /projects/{p}/settings", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/settings", check: c.pageOrLogin("settings-form")}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/settings", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/settings", body: url.Values{"time_zone": {"Europe/Berlin"}}, check: func(r *apptest.Response) {
+				allowed := r.Status == http.StatusSeeOther && c.p.kind != mxAnon
+				if allowed {
+					c.redirectsTo(r, "/projects/"+c.w.project+"/settings?notice=saved")
+				}
+				want := map[bool]string{true: "Europe/Berlin", false: "UTC"}[allowed]
+				if got := c.owned(c.project("")).String("settings.time_zone"); got != want {
+					c.t.Errorf("time zone %q after status %d, want %q", got, r.Status, want)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "GET /projects/{p}/activity", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/activity", check: c.pageOrLogin("activity-filters")}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 403, GroupAdmin: 200, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
 	}
 }
 

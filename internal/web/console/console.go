@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -63,7 +64,11 @@ func New(accounts *account.Service, tls bool, sessionMax time.Duration) *Console
 		// can says whether the page's grant allows an action of DESIGN §4
 		// ("project.configure"): controls a role may not use are not
 		// shown (the server refuses them anyway).
-		"can": func(g *access.Grant, action string) bool { return g != nil && access.Can(g.Role, access.Action(action)) },
+		"can": func(g *access.Grant, action string) bool {
+			return g != nil && access.Can(g.Role, access.Action(action))
+		},
+		// has says whether a list holds a value (checked boxes).
+		"has": func(list []string, v string) bool { return slices.Contains(list, v) },
 	}).ParseFS(templateFS, "templates/*.html"))
 	return &Console{Accounts: accounts, TLS: tls, SessionMax: sessionMax, tmpl: t}
 }
@@ -229,8 +234,19 @@ func (c *Console) loginPost(w http.ResponseWriter, r *http.Request) {
 		TOTP: f.Get("totp"), Client: clientOf(r)})
 	if err != nil {
 		vals := map[string]string{"email": f.Get("email"), "next": safeNext(f.Get("next"))}
-		if errors.Is(err, account.ErrTOTPRequired) {
-			vals["totp_required"] = "yes"
+		// The password was right and the second factor is missing or
+		// wrong: the page asks for the code beside its field.
+		switch {
+		case errors.Is(err, account.ErrTOTPRequired):
+			vals["totp_required"] = "Enter your password again with the 6-digit code from your authenticator app (or a recovery code)."
+		case errors.Is(err, account.ErrInvalidTOTP):
+			vals["totp_required"] = "That code is wrong, expired or already used: enter your password again with the code your app shows now."
+		}
+		if vals["totp_required"] != "" {
+			// The problem is said beside the code's field, in the page's
+			// words rather than the API's.
+			c.render(w, r, http.StatusUnauthorized, "login.html", page{Title: "Log in", Values: vals})
+			return
 		}
 		c.formError(w, r, "login.html", "Log in", err, vals)
 		return

@@ -26,11 +26,18 @@ func (c *Console) projectRoutes() []httpx.Route {
 		{Method: "GET", Path: "/projects/{p}/pipes", Access: user, Action: access.ViewProject, Handler: c.pipesPage},
 		{Method: "POST", Path: "/projects/{p}/pipes", Access: user, Action: access.EditIntegrations, Handler: c.pipesPost, Form: true},
 		{Method: "POST", Path: "/projects/{p}/pipes/{pipe}/flows", Access: user, Action: access.EditIntegrations, Handler: c.flowsPost, Form: true},
+		// A pipe's console-log settings are project configuration.
+		{Method: "POST", Path: "/projects/{p}/pipes/{pipe}/console-log", Access: user, Action: access.ConfigureProject, Handler: c.consoleLogSettingsPost, Form: true},
 		{Method: "GET", Path: flow, Access: user, Action: access.ViewProject, Handler: c.flowPage},
 		{Method: "POST", Path: flow, Access: user, Action: access.EditIntegrations, Handler: c.flowSave, Form: true},
 		{Method: "POST", Path: flow + "/enable", Access: user, Action: access.EditIntegrations, Handler: c.flowEnable, Form: true},
 		{Method: "POST", Path: flow + "/disable", Access: user, Action: access.EditIntegrations, Handler: c.flowDisable, Form: true},
 		{Method: "POST", Path: flow + "/run", Access: user, Action: access.RunFlows, Handler: c.flowRun, Form: true},
+		// A dry run writes nothing and keeps no run, but may make the
+		// flow's calls: running a flow, as in the API.
+		{Method: "POST", Path: flow + "/test", Access: user, Action: access.RunFlows, Handler: c.flowTest, Form: true},
+		{Method: "GET", Path: flow + "/versions/{v}", Access: user, Action: access.ViewProject, Handler: c.versionPage},
+		{Method: "POST", Path: flow + "/versions/{v}/restore", Access: user, Action: access.EditIntegrations, Handler: c.versionRestore, Form: true},
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/pipeline"
+	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/store"
 )
 
@@ -29,6 +30,8 @@ type pipesData struct {
 	Pipes   []*pipeItem
 	CanEdit bool
 	Starter string
+	// CaptureKinds are what a console log can capture.
+	CaptureKinds []string
 }
 
 // starterFlow is the definition a new flow's editor starts with: a flow
@@ -56,7 +59,7 @@ func (c *Console) renderPipes(w http.ResponseWriter, r *http.Request, status int
 		c.Fail(w, r, err)
 		return
 	}
-	d := pipesData{CanEdit: g.Allows(access.EditIntegrations), Starter: starterFlow}
+	d := pipesData{CanEdit: g.Allows(access.EditIntegrations), Starter: starterFlow, CaptureKinds: project.CaptureKinds}
 	for _, pp := range pipes {
 		fs, err := c.Services.Pipelines.ListFlows(r.Context(), g.Project.ID, pp.Row.ID)
 		if err != nil {
@@ -72,6 +75,8 @@ func (c *Console) renderPipes(w http.ResponseWriter, r *http.Request, status int
 	switch r.URL.Query().Get("notice") {
 	case "pipe-created":
 		p.Notice = "The pipe is ready. Next: add a flow to it."
+	case "console-log":
+		p.Notice = "Console-log settings saved. Capture starts or stops with the next run."
 	}
 	p.Title = "Pipes and flows · " + g.Project.Name
 	p.Data = d
@@ -153,6 +158,8 @@ type flowData struct {
 	Diagram  diagram
 	CanEdit  bool
 	CanRun   bool
+	// SampleRecords fills the dry-run form.
+	SampleRecords string
 }
 
 func (c *Console) flowPage(w http.ResponseWriter, r *http.Request) {
@@ -190,7 +197,8 @@ func (c *Console) renderFlow(w http.ResponseWriter, r *http.Request, status int,
 		text = yamlOf(f.Definition)
 	}
 	d := flowData{Flow: f, Pipe: pp, URL: flowURL(g.Project.ID, pipeID, id), Text: text, Problems: problems, Versions: vs,
-		Diagram: diagramOf(f.Definition), CanEdit: g.Allows(access.EditIntegrations), CanRun: g.Allows(access.RunFlows)}
+		Diagram: diagramOf(f.Definition), CanEdit: g.Allows(access.EditIntegrations), CanRun: g.Allows(access.RunFlows),
+		SampleRecords: "[\n  {\"id\": 1}\n]"}
 	p.Title = f.Name + " · " + g.Project.Name
 	p.Data = d
 	c.render(w, r, status, "flow.html", p)
