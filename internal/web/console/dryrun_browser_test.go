@@ -30,6 +30,12 @@ func TestDryRunInBrowser(t *testing.T) {
 	flowURL := "/projects/" + pid + "/pipes/" + pipe + "/flows/" + r.String("id")
 
 	b.open(base + flowURL)
+	// The mapping view: each target field of the map step beside the jq
+	// that fills it.
+	mapping := b.eval("mapping", `Array.from(document.querySelectorAll("table.mapping tbody tr")).map(function (r) { return Array.from(r.cells).map(function (c) { return c.textContent.trim() }).join(" ") }).join("|")`)
+	if mapping != "id .id|total .total" {
+		t.Errorf("mapping view %q, want the map step's two fields and their expressions", mapping)
+	}
 	b.typeInto("dryrun-records", `[{"id": 1, "total": 5, "note": "keep"}, {"id": 2, "total": 500}]`)
 	if st := b.submit("dryrun-submit"); st != http.StatusOK {
 		t.Fatalf("dry run: status %d; page:\n%s", st, b.bodyText())
@@ -40,6 +46,10 @@ func TestDryRunInBrowser(t *testing.T) {
 	first, second := b.text("dry-record-1"), b.text("dry-record-2")
 	if !strings.Contains(first, "steps[1]") || !strings.Contains(first, `"total": 5`) || !strings.Contains(first, `"note": "keep"`) {
 		t.Errorf("record 1 shows:\n%s", first)
+	}
+	// The map step shows each target field with what it got.
+	if got := b.eval("record 1 mapping", `Array.from(document.querySelectorAll("#dry-record-1 table.mapping tbody tr")).map(function (r) { return Array.from(r.cells).map(function (c) { return c.textContent.trim() }).join(" ") }).join("|")`); got != "id .id 1|total .total 5" {
+		t.Errorf("record 1's mapping preview %q", got)
 	}
 	if !strings.Contains(first, "Would send") || !strings.Contains(second, "steps[0].fail: too big") {
 		t.Errorf("record 1 write or record 2 failure missing:\n%s\n---\n%s", first, second)

@@ -34,6 +34,8 @@ type dryRecord struct {
 type dryStep struct {
 	Path, Kind, Item, Status string
 	Output, Value            string
+	// Fields are a map step's target fields with what each got.
+	Fields []mapField
 }
 
 type dryWrite struct {
@@ -86,6 +88,10 @@ func (c *Console) flowTest(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d.Version = res.Version
+	maps := map[string][]mapField{}
+	for _, m := range mapStepsOf(f.Definition) {
+		maps[m.Path] = m.Fields
+	}
 	for i, t := range res.Records {
 		rec := dryRecord{Index: i + 1, EntityID: t.EntityID, Status: t.Status}
 		switch t.Status {
@@ -100,8 +106,16 @@ func (c *Console) flowTest(w http.ResponseWriter, r *http.Request) {
 			rec.Stage, rec.Error = t.Failure.Stage, t.Failure.Error
 		}
 		for _, s := range t.Steps {
-			rec.Steps = append(rec.Steps, dryStep{Path: s.Path, Kind: string(s.Kind), Item: s.Item, Status: s.Status,
-				Output: pretty(s.Output), Value: pretty(s.Value)})
+			st := dryStep{Path: s.Path, Kind: string(s.Kind), Item: s.Item, Status: s.Status,
+				Output: pretty(s.Output), Value: pretty(s.Value)}
+			if out, ok := s.Output.(map[string]any); ok && len(maps[s.Path]) > 0 {
+				for _, mf := range maps[s.Path] {
+					v, _ := json.Marshal(out[mf.Target])
+					mf.Value = string(v)
+					st.Fields = append(st.Fields, mf)
+				}
+			}
+			rec.Steps = append(rec.Steps, st)
 		}
 		for _, wr := range t.Writes {
 			rec.Writes = append(rec.Writes, dryWrite{Path: wr.Path, Item: wr.Item, Sent: pretty(wr.Sent), Previewed: wr.Previewed})

@@ -160,6 +160,8 @@ type flowData struct {
 	CanRun   bool
 	// SampleRecords fills the dry-run form.
 	SampleRecords string
+	// Mappings are the flow's map steps, field by field.
+	Mappings []mapStep
 }
 
 func (c *Console) flowPage(w http.ResponseWriter, r *http.Request) {
@@ -198,7 +200,7 @@ func (c *Console) renderFlow(w http.ResponseWriter, r *http.Request, status int,
 	}
 	d := flowData{Flow: f, Pipe: pp, URL: flowURL(g.Project.ID, pipeID, id), Text: text, Problems: problems, Versions: vs,
 		Diagram: diagramOf(f.Definition), CanEdit: g.Allows(access.EditIntegrations), CanRun: g.Allows(access.RunFlows),
-		SampleRecords: "[\n  {\"id\": 1}\n]"}
+		SampleRecords: "[\n  {\"id\": 1}\n]", Mappings: mapStepsOf(f.Definition)}
 	p.Title = f.Name + " · " + g.Project.Name
 	p.Data = d
 	c.render(w, r, status, "flow.html", p)
