@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sluice-dev/sluice/internal/app/apptest"
 )
@@ -154,5 +155,36 @@ func TestFlowVersionsInBrowser(t *testing.T) {
 	b.open(base + flowURL + "/versions/1")
 	if !b.has("version-same") {
 		t.Errorf("version 1 against the restored current one: %s", b.bodyText())
+	}
+}
+
+// TestDashboardNextFireInBrowser: a flow that is on with a daily schedule
+// is listed on the dashboard with when it fires next.
+func TestDashboardNextFireInBrowser(t *testing.T) {
+	t.Parallel()
+	inst := apptest.Start(t, apptest.Options{})
+	b := newBrowser(t)
+	base := inst.URL
+	setupInBrowser(t, b, inst)
+	api := inst.Login(t, adminEmail, adminPassword)
+	pid := api.Do(t, "POST", "/api/v1/projects", map[string]any{"name": "Shop"}).String("id")
+	pipe := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes", map[string]any{"name": "orders"}).String("id")
+	scheduled := strings.Replace(goodFlow, "entity_id: .id\n", "entity_id: .id\ntrigger:\n  schedules:\n    - {cron: '0 3 * * *', timezone: UTC}\n", 1)
+	r := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes/"+pipe+"/flows", map[string]any{"definition": scheduled})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create flow: %d %s", r.Status, r.Body)
+	}
+	if e := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes/"+pipe+"/flows/"+r.String("id")+"/enable", nil); e.Status != http.StatusOK {
+		t.Fatalf("enable: %d %s", e.Status, e.Body)
+	}
+	b.open(base + "/projects/" + pid)
+	got := b.text("scheduled-flows")
+	now := inst.Clock.Now().UTC()
+	next := time.Date(now.Year(), now.Month(), now.Day(), 3, 0, 0, 0, time.UTC)
+	if !next.After(now) {
+		next = next.AddDate(0, 0, 1)
+	}
+	if want := "next " + next.Format("2006-01-02 15:04 UTC"); !strings.Contains(got, want) {
+		t.Errorf("dashboard's flows due next %q, want %q", got, want)
 	}
 }

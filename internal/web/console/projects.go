@@ -145,6 +145,9 @@ type flowItem struct {
 	PipeID    string
 	PipeName  string
 	Schedules []string
+	// Next is when the flow's schedules fire next (dashboard; zero when
+	// unknown).
+	Next time.Time
 }
 
 // chart geometry, in SVG user units.
@@ -205,9 +208,23 @@ func (c *Console) dashboardPage(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, fl := range flows {
 		if fl.Flow.Enabled && len(fl.Schedules) > 0 {
+			// When each schedule fires next, as the scheduler sees it.
+			if c.Services.Scheduler != nil {
+				if fs, err := c.Services.Scheduler.Schedule(r.Context(), g.Project.ID, fl.PipeID, fl.Flow.ID, 1); err == nil {
+					for _, sv := range fs.Schedules {
+						if !sv.Next.IsZero() && (fl.Next.IsZero() || sv.Next.Before(fl.Next)) {
+							fl.Next = sv.Next
+						}
+					}
+				}
+			}
 			d.Flows = append(d.Flows, fl)
 		}
 	}
+	sort.SliceStable(d.Flows, func(i, j int) bool {
+		a, b := d.Flows[i].Next, d.Flows[j].Next
+		return !a.IsZero() && (b.IsZero() || a.Before(b))
+	})
 	d.layout()
 	notice := ""
 	if r.URL.Query().Get("notice") == "created" {
