@@ -1112,6 +1112,14 @@ func matrixRows() []mxRow {
 				}
 			}}
 		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		// The console's OAuth 2.0 connect: the fixture's connection is a
+		// bearer one, so roles that manage credentials get 409 (as the
+		// API's authorize); the callback with a state nobody issued is 400.
+		{route: "POST /projects/{p}/connections/{c}/oauth2/connect", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/connections/" + c.w.connection + "/oauth2/connect", body: url.Values{}, check: c.noSecret}
+		}, want: mxExpect{Owner: 409, Admin: 409, Standard: 403, GroupAdmin: 409, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "GET /oauth2/callback", req: mxGet("/oauth2/callback?state=not-a-state&code=x"),
+			want: mxExpect{Owner: 400, Admin: 400, Standard: 400, GroupAdmin: 400, GroupStandard: 400, Outsider: 400, InstanceAdmin: 400, Anon: 303}},
 		{route: "GET /projects/{p}/consumers", req: func(c *mxCell) mxCall {
 			return mxCall{path: "/projects/" + c.w.project + "/consumers", check: func(r *apptest.Response) {
 				c.pageOrLogin("consumers-table")(r)

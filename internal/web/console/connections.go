@@ -28,6 +28,11 @@ func (c *Console) connectionRoutes() []httpx.Route {
 		{Method: "POST", Path: conn, Access: u, Action: access.ManageCredentials, Handler: c.connectionSave, Form: true},
 		{Method: "POST", Path: conn + "/delete", Access: u, Action: access.ManageCredentials, Handler: c.connectionDelete, Form: true},
 		{Method: "POST", Path: conn + "/test", Access: u, Action: access.RunFlows, Handler: c.connectionTest, Form: true},
+		// OAuth 2.0 consent (connections_oauth.go): the button sends the
+		// browser to the authorization server, which sends it back to the
+		// callback; the callback names no project, the pending consent does.
+		{Method: "POST", Path: conn + "/oauth2/connect", Access: u, Action: access.ManageCredentials, Handler: c.oauthConnect, Form: true},
+		{Method: "GET", Path: "/oauth2/callback", Access: u, Handler: c.oauthCallbackPage},
 		{Method: "GET", Path: "/projects/{p}/consumers", Access: u, Action: access.ViewProject, Handler: c.consumersPage},
 		{Method: "POST", Path: "/projects/{p}/consumers", Access: u, Action: access.ManageCredentials, Handler: c.consumersPost, Form: true},
 		{Method: "GET", Path: cons, Access: u, Action: access.ViewProject, Handler: c.consumerPage},
@@ -108,6 +113,9 @@ type connPage struct {
 	Diagnosis *connection.Diagnosis
 	CanManage bool
 	CanTest   bool
+	// CanConnect shows the OAuth 2.0 connect button: an authorization-code
+	// connection, and a role that manages credentials.
+	CanConnect bool
 }
 
 // connRow is a connection in a list: never its secrets.
@@ -477,6 +485,8 @@ func (c *Console) connectionPage(w http.ResponseWriter, r *http.Request) {
 		notice = "The connection is saved. Press Test to check that Sluice can reach it."
 	case "saved":
 		notice = "The changes are saved."
+	case "connected":
+		notice = "Connected: the consent is stored, and the connection now refreshes its own tokens."
 	}
 	c.renderConnection(w, r, http.StatusOK, page{Notice: notice}, nil)
 }
@@ -490,6 +500,7 @@ func (c *Console) renderConnection(w http.ResponseWriter, r *http.Request, statu
 	}
 	row := rowOf(v)
 	d.Conn, d.Kind, d.Diagnosis = &row, v.Row.Kind, diag
+	d.CanConnect = d.CanManage && v.Auth["type"] == "oauth2" && v.Auth["grant"] == "authorization_code"
 	values := valuesOf(v)
 	d.Name = v.Row.Name
 	if p.Values != nil {
