@@ -1120,6 +1120,18 @@ func matrixRows() []mxRow {
 		}, want: mxExpect{Owner: 409, Admin: 409, Standard: 403, GroupAdmin: 409, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
 		{route: "GET /oauth2/callback", req: mxGet("/oauth2/callback?state=not-a-state&code=x"),
 			want: mxExpect{Owner: 400, Admin: 400, Standard: 400, GroupAdmin: 400, GroupStandard: 400, Outsider: 400, InstanceAdmin: 400, Anon: 303}},
+		// Changing a consumer from its page (as PATCH): credentials work.
+		{route: "POST /projects/{p}/consumers/{c}", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/consumers/" + c.w.consumer,
+				body: url.Values{"flows": {c.w.flow}, "allowed_ips": {"198.51.100.0/24"}, "rate_per_second": {"7"}, "rate_burst": {"7"}},
+				check: func(r *apptest.Response) {
+					c.noSecret(r)
+					changed := strings.Contains(string(c.owned(c.project("/consumers/"+c.w.consumer)).Body), "198.51.100.0/24")
+					if changed != (r.Status == http.StatusSeeOther && c.p.kind != mxAnon) {
+						c.t.Errorf("consumer changed = %v after status %d", changed, r.Status)
+					}
+				}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
 		{route: "GET /projects/{p}/consumers", req: func(c *mxCell) mxCall {
 			return mxCall{path: "/projects/" + c.w.project + "/consumers", check: func(r *apptest.Response) {
 				c.pageOrLogin("consumers-table")(r)

@@ -36,6 +36,7 @@ func (c *Console) connectionRoutes() []httpx.Route {
 		{Method: "GET", Path: "/projects/{p}/consumers", Access: u, Action: access.ViewProject, Handler: c.consumersPage},
 		{Method: "POST", Path: "/projects/{p}/consumers", Access: u, Action: access.ManageCredentials, Handler: c.consumersPost, Form: true},
 		{Method: "GET", Path: cons, Access: u, Action: access.ViewProject, Handler: c.consumerPage},
+		{Method: "POST", Path: cons, Access: u, Action: access.ManageCredentials, Handler: c.consumerSave, Form: true},
 		{Method: "POST", Path: cons + "/secret", Access: u, Action: access.ManageCredentials, Handler: c.consumerRotate, Form: true},
 		{Method: "POST", Path: cons + "/delete", Access: u, Action: access.ManageCredentials, Handler: c.consumerDelete, Form: true},
 	}
@@ -769,7 +770,77 @@ func (c *Console) consumerPage(w http.ResponseWriter, r *http.Request) {
 	}
 	row := consumerRowOf(v, names)
 	d.Consumer = &row
-	c.render(w, r, http.StatusOK, "consumer.html", page{Title: v.Row.Name, Data: d})
+	for _, id := range v.Flows {
+		d.Chosen[id] = true
+	}
+	notice := ""
+	if r.URL.Query().Get("notice") == "saved" {
+		notice = "The changes are saved; they take effect on the next call."
+	}
+	c.render(w, r, http.StatusOK, "consumer.html", page{Title: v.Row.Name, Data: d, Notice: notice})
+}
+
+// consumerSave changes which flows a consumer may call, from where, and
+// how often (as PATCH .../consumers/{c}); problems are shown by field.
+func (c *Console) consumerSave(w http.ResponseWriter, r *http.Request) {
+	if err := parseForm(r); err != nil {
+		c.Fail(w, r, err)
+		return
+	}
+	f := r.PostForm
+	fields := map[string]string{}
+	perSec, err := strconv.ParseFloat(strings.TrimSpace(f.Get("rate_per_second")), 64)
+	if err != nil {
+		fields["rate_limit.per_second"] = "Requests per second must be a number, such as 50"
+	}
+	burst, err := strconv.Atoi(strings.TrimSpace(f.Get("rate_burst")))
+	if err != nil {
+		fields["rate_limit.burst"] = "Burst must be a whole number, such as 100"
+	}
+	flows, ips := f["flows"], splitList(f.Get("allowed_ips"))
+	if flows == nil {
+		flows = []string{}
+	}
+	g := access.GrantFrom(r.Context())
+	if len(fields) == 0 {
+		_, err = c.Services.Consumers.Update(r.Context(), principalOf(r), g.Project.ID, r.PathValue("c"),
+			consumer.Input{Flows: &flows, AllowedIPs: &ips, RateLimit: &consumer.RateLimit{PerSecond: perSec, Burst: burst}}, clientOf(r))
+		if err == nil {
+			http.Redirect(w, r, "/projects/"+g.Project.ID+"/consumers/"+r.PathValue("c")+"?notice=saved", http.StatusSeeOther)
+			return
+		}
+	}
+	status, msg := http.StatusUnprocessableEntity, "Nothing was saved: see the fields below."
+	if err != nil {
+		var probs map[string]string
+		status, msg, probs = formProblems(r, err)
+		for k, m := range probs {
+			if i := strings.IndexByte(k, '['); i > 0 {
+				k = k[:i]
+			}
+			fields[k] = m
+		}
+		if msg == "" {
+			msg = "Nothing was saved: see the fields below."
+		}
+	}
+	d, names, derr := c.consumerData(r)
+	if derr != nil {
+		c.Fail(w, r, derr)
+		return
+	}
+	v, gerr := c.Services.Consumers.Get(r.Context(), d.ProjectID, r.PathValue("c"))
+	if gerr != nil {
+		c.Fail(w, r, gerr)
+		return
+	}
+	row := consumerRowOf(v, names)
+	d.Consumer = &row
+	for _, id := range flows {
+		d.Chosen[id] = true
+	}
+	values := map[string]string{"allowed_ips": f.Get("allowed_ips"), "rate_per_second": f.Get("rate_per_second"), "rate_burst": f.Get("rate_burst")}
+	c.render(w, r, status, "consumer.html", page{Title: v.Row.Name, Data: d, Error: msg, Fields: fields, Values: values})
 }
 
 func (c *Console) consumerRotate(w http.ResponseWriter, r *http.Request) {

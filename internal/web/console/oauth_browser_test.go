@@ -101,3 +101,52 @@ func TestOAuthConnectInBrowser(t *testing.T) {
 		t.Error("a standard member sees the Connect button")
 	}
 }
+
+// TestConsumerEditInBrowser: the owner changes a consumer's flows, allowed
+// addresses and rate from its page; a bad range is refused next to its
+// field and changes nothing.
+func TestConsumerEditInBrowser(t *testing.T) {
+	t.Parallel()
+	inst := apptest.Start(t, apptest.Options{})
+	b := newBrowser(t)
+	base := inst.URL
+	setupInBrowser(t, b, inst)
+	api := inst.Login(t, adminEmail, adminPassword)
+	pid := api.Do(t, "POST", "/api/v1/projects", map[string]any{"name": "Shop"}).String("id")
+	pipe := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes", map[string]any{"name": "calls"}).String("id")
+	mk := func(name string) string {
+		r := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes/"+pipe+"/flows", map[string]any{"definition": map[string]any{
+			"name": name, "trigger": map[string]any{"dynamic": map[string]any{"mode": "sync"}}, "entity_id": ".id",
+			"steps": []any{map[string]any{"respond": "{ok: true}"}}}})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("flow %s: %d %s", name, r.Status, r.Body)
+		}
+		return r.String("id")
+	}
+	f1, f2 := mk("take-order"), mk("cancel-order")
+	cr := api.Do(t, "POST", "/api/v1/projects/"+pid+"/consumers", map[string]any{"name": "shop", "flows": []string{f1}, "auth": map[string]any{"type": "basic"}})
+	if cr.Status != http.StatusCreated {
+		t.Fatalf("consumer: %d %s", cr.Status, cr.Body)
+	}
+	page := base + "/projects/" + pid + "/consumers/" + cr.String("id")
+
+	b.open(page)
+	b.eval("open the form", `document.getElementById("consumer-edit").closest("details").open = true;
+		document.getElementById("edit-flow-`+f2+`").checked = true; "ok"`)
+	b.typeInto("edit-allowed-ips", "not-a-range")
+	if st := b.submit("save-consumer"); st != http.StatusUnprocessableEntity || !b.has("error-edit-allowed_ips") {
+		t.Fatalf("bad range: status %d\n%s", st, b.bodyText())
+	}
+	if got := api.Do(t, "GET", "/api/v1/projects/"+pid+"/consumers/"+cr.String("id"), nil); len(got.Get("flows").([]any)) != 1 {
+		t.Fatalf("a refused save changed the consumer: %s", got.Body)
+	}
+	b.typeInto("edit-allowed-ips", "203.0.113.0/24")
+	b.typeInto("edit-rate", "5")
+	if st := b.submit("save-consumer"); st != http.StatusOK || !strings.Contains(b.bodyText(), "changes are saved") {
+		t.Fatalf("save: status %d\n%s", st, b.bodyText())
+	}
+	got := api.Do(t, "GET", "/api/v1/projects/"+pid+"/consumers/"+cr.String("id"), nil)
+	if len(got.Get("flows").([]any)) != 2 || !strings.Contains(string(got.Body), "203.0.113.0/24") || got.Get("rate_limit.per_second") != float64(5) {
+		t.Errorf("consumer after the change: %s", got.Body)
+	}
+}
