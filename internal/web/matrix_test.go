@@ -255,6 +255,45 @@ func matrixRows() []mxRow {
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},
 		{route: "GET /api/v1/groups", req: mxGet("/api/v1/groups"),
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},
+		// The console's group pages: the instance administrator's alone.
+		{route: "GET /groups", req: mxGet("/groups"),
+			want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 303}},
+		{route: "POST /groups", req: func(c *mxCell) mxCall {
+			name := fmt.Sprintf("Page group %d", c.fx.next())
+			return mxCall{path: "/groups", body: url.Values{"name": {name}}, check: func(r *apptest.Response) {
+				if got := c.groupNamed(name); got != (r.Status == http.StatusSeeOther && c.p.kind != mxAnon) {
+					c.t.Errorf("group %q exists = %v after status %d", name, got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 303, Anon: 303}},
+		{route: "GET /groups/{id}", req: func(c *mxCell) mxCall { return mxCall{path: "/groups/" + c.w.groups[mxGroupAdmin]} },
+			want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 303}},
+		{route: "POST /groups/{id}/members", req: func(c *mxCell) mxCall {
+			gid, uid := c.fx.newGroup(c.t), c.w.users[mxOutsider].id
+			return mxCall{path: "/groups/" + gid + "/members", body: url.Values{"user_id": {uid}}, check: func(r *apptest.Response) {
+				if got := c.inGroup(gid, uid); got != (r.Status == http.StatusSeeOther && c.p.kind != mxAnon) {
+					c.t.Errorf("member = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 303, Anon: 303}},
+		{route: "POST /groups/{id}/members/{user}/remove", req: func(c *mxCell) mxCall {
+			uid := c.w.users[mxOutsider].id
+			gid := c.fx.newGroup(c.t, uid)
+			return mxCall{path: "/groups/" + gid + "/members/" + uid + "/remove", body: url.Values{}, check: func(r *apptest.Response) {
+				if got := c.inGroup(gid, uid); got == (r.Status == http.StatusSeeOther && c.p.kind != mxAnon) {
+					c.t.Errorf("member = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 303, Anon: 303}},
+		{route: "POST /groups/{id}/delete", req: func(c *mxCell) mxCall {
+			gid := c.fx.newGroup(c.t)
+			return mxCall{path: "/groups/" + gid + "/delete", body: url.Values{}, check: func(r *apptest.Response) {
+				_, _, err := c.fx.inst.App.Accounts.Group(context.Background(), gid)
+				if gone := err != nil; gone != (r.Status == http.StatusSeeOther && c.p.kind != mxAnon) {
+					c.t.Errorf("group gone = %v after status %d", gone, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 303, Anon: 303}},
 		{route: "POST /api/v1/groups", req: func(c *mxCell) mxCall {
 			name := fmt.Sprintf("Cell group %d", c.fx.next())
 			return mxCall{path: "/api/v1/groups", body: map[string]any{"name": name}, check: func(r *apptest.Response) {
@@ -1666,4 +1705,19 @@ func (c *mxCell) pageOrLogin(want string) func(r *apptest.Response) {
 // flowPage is the console path of the world's flow, plus suffix.
 func (c *mxCell) flowPage(suffix string) string {
 	return "/projects/" + c.w.project + "/pipes/" + c.w.pipe + "/flows/" + c.w.flow + suffix
+}
+
+// inGroup says whether a user is a member of a group.
+func (c *mxCell) inGroup(gid, uid string) bool {
+	c.t.Helper()
+	_, members, err := c.fx.inst.App.Accounts.Group(context.Background(), gid)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	for _, m := range members {
+		if m.UserID == uid {
+			return true
+		}
+	}
+	return false
 }

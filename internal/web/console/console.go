@@ -93,6 +93,7 @@ func (c *Console) Routes() []httpx.Route {
 	routes = append(routes, c.runRoutes()...)
 	routes = append(routes, c.connectionRoutes()...)
 	routes = append(routes, c.accessRoutes()...)
+	routes = append(routes, c.groupRoutes()...)
 	return append(routes, c.accountRoutes()...)
 }
 
