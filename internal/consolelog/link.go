@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/account"
+	"github.com/sluice-dev/sluice/internal/audit"
 	"github.com/sluice-dev/sluice/internal/blob"
 	"github.com/sluice-dev/sluice/internal/store"
 )
@@ -151,4 +153,43 @@ func (s *Service) Open(ctx context.Context, l *store.ConsoleLog) ([]byte, error)
 		return nil, fmt.Errorf("console log %s: opening its blob: %w", l.ID, err)
 	}
 	return gz, nil
+}
+
+// Audit actions of console logs.
+const (
+	ActionLink   = "console_log.link"
+	ActionDelete = "console_log.delete"
+)
+
+// IssueLink makes a user's download link of a log, as Link does, and
+// records it in the activity log: every link handed out is an event.
+func (s *Service) IssueLink(ctx context.Context, l *store.ConsoleLog, p *account.Principal, cl account.Client) (string, time.Time, error) {
+	tok, exp, err := s.Link(ctx, l, p.User.ID)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	err = s.st.InTx(ctx, func(q *store.Q) error {
+		_, err := audit.Append(ctx, q, audit.Event{ActorID: p.User.ID, ActorEmail: p.User.Email, IP: cl.IP, ProjectID: l.ProjectID,
+			Action: ActionLink, Target: "console_log:" + l.ID, Outcome: audit.Success,
+			Detail: map[string]any{"run_id": l.RunID, "pipe_id": l.PipeID, "expires_at": exp}})
+		return err
+	})
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	return tok, exp, nil
+}
+
+// Delete deletes logs of a project a user asked to delete (DeleteLogs:
+// each blob, then its row) and records one event naming target ("the
+// log", or "the pipe" whose logs went) with detail.
+func (s *Service) Delete(ctx context.Context, projectID string, ls []*store.ConsoleLog, p *account.Principal, cl account.Client, target string, detail map[string]any) error {
+	if err := s.DeleteLogs(ctx, ls); err != nil {
+		return err
+	}
+	return s.st.InTx(ctx, func(q *store.Q) error {
+		_, err := audit.Append(ctx, q, audit.Event{ActorID: p.User.ID, ActorEmail: p.User.Email, IP: cl.IP, ProjectID: projectID,
+			Action: ActionDelete, Target: target, Outcome: audit.Success, Detail: detail})
+		return err
+	})
 }

@@ -74,38 +74,3 @@ func (s *Service) endCapture(ctx context.Context, c *consolelog.Capture, runID s
 		s.log.Error("runs: storing a console log", "run", runID, "err", err)
 	}
 }
-
-// pipeRow loads a pipe of a project, or gives the row read less than
-// FlowRowTTL ago (dropped by ForgetFlows, like flow rows).
-func (s *Service) pipeRow(ctx context.Context, projectID, pipeID string) (*store.Pipe, error) {
-	ttl := s.FlowRowTTL
-	if ttl == 0 {
-		ttl = DefaultFlowRowTTL
-	}
-	key := [2]string{projectID, "pipe:" + pipeID}
-	now := time.Now()
-	if ttl > 0 {
-		s.rows.mu.Lock()
-		r, ok := s.rows.pipes[key]
-		s.rows.mu.Unlock()
-		if ok && now.Sub(r.at) < ttl {
-			return r.p, nil
-		}
-	}
-	p, err := s.st.Reader().PipeByID(ctx, projectID, pipeID)
-	if err != nil || ttl < 0 {
-		return p, err
-	}
-	s.rows.mu.Lock()
-	if s.rows.pipes == nil || len(s.rows.pipes) >= maxCachedFlows {
-		s.rows.pipes = map[[2]string]pipeRow{}
-	}
-	s.rows.pipes[key] = pipeRow{p: p, at: now}
-	s.rows.mu.Unlock()
-	return p, nil
-}
-
-type pipeRow struct {
-	p  *store.Pipe
-	at time.Time
-}

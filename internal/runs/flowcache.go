@@ -52,66 +52,85 @@ func (fc *flowCache) get(f *store.Flow) (*flow.Compiled, error) {
 // (Service.FlowRowTTL's default).
 const DefaultFlowRowTTL = time.Second
 
-// flowRows keeps the rows of called flows for a short while, so a
-// dynamic call does not read its flow's row (and definition) from the
-// database every time. A change made through this node (pipeline's
-// OnFlowChange, wired to ForgetFlows) takes effect at once; one made on
-// another node within the TTL.
-type flowRows struct {
-	mu    sync.Mutex
-	m     map[[2]string]flowRow
-	pipes map[[2]string]pipeRow
+// rowCache keeps rows of a project by ID for a short while, so a dynamic
+// call does not read its flow's row (and definition) or its pipe's row
+// from the database every time. A change made through this node
+// (pipeline's OnFlowChange, wired to ForgetFlows) takes effect at once;
+// one made on another node within the TTL.
+type rowCache[T any] struct {
+	mu sync.Mutex
+	m  map[[2]string]cachedRow[T]
 }
 
-type flowRow struct {
-	f  *store.Flow
+type cachedRow[T any] struct {
+	v  T
 	at time.Time
+}
+
+// get gives the row of (projectID, id) read less than ttl ago, or loads
+// it; a negative ttl loads every time.
+func (c *rowCache[T]) get(ttl time.Duration, projectID, id string, load func() (T, error)) (T, error) {
+	key := [2]string{projectID, id}
+	now := time.Now()
+	if ttl > 0 {
+		c.mu.Lock()
+		r, ok := c.m[key]
+		c.mu.Unlock()
+		if ok && now.Sub(r.at) < ttl {
+			return r.v, nil
+		}
+	}
+	v, err := load()
+	if err != nil || ttl < 0 {
+		return v, err
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedFlows {
+		c.m = map[[2]string]cachedRow[T]{}
+	}
+	c.m[key] = cachedRow[T]{v: v, at: now}
+	c.mu.Unlock()
+	return v, nil
+}
+
+// forget drops the rows of a project.
+func (c *rowCache[T]) forget(projectID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.m {
+		if k[0] == projectID {
+			delete(c.m, k)
+		}
+	}
+}
+
+func (s *Service) rowTTL() time.Duration {
+	if s.FlowRowTTL == 0 {
+		return DefaultFlowRowTTL
+	}
+	return s.FlowRowTTL
 }
 
 // flowRow loads a flow of a project, or gives the row read less than the
 // TTL ago.
 func (s *Service) flowRow(ctx context.Context, projectID, flowID string) (*store.Flow, error) {
-	ttl := s.FlowRowTTL
-	if ttl == 0 {
-		ttl = DefaultFlowRowTTL
-	}
-	key := [2]string{projectID, flowID}
-	now := time.Now()
-	if ttl > 0 {
-		s.rows.mu.Lock()
-		r, ok := s.rows.m[key]
-		s.rows.mu.Unlock()
-		if ok && now.Sub(r.at) < ttl {
-			return r.f, nil
-		}
-	}
-	f, err := s.st.Reader().FlowInProject(ctx, projectID, flowID)
-	if err != nil || ttl < 0 {
-		return f, err
-	}
-	s.rows.mu.Lock()
-	if s.rows.m == nil || len(s.rows.m) >= maxCachedFlows {
-		s.rows.m = map[[2]string]flowRow{}
-	}
-	s.rows.m[key] = flowRow{f: f, at: now}
-	s.rows.mu.Unlock()
-	return f, nil
+	return s.flowRows.get(s.rowTTL(), projectID, flowID, func() (*store.Flow, error) {
+		return s.st.Reader().FlowInProject(ctx, projectID, flowID)
+	})
+}
+
+// pipeRow loads a pipe of a project, or gives the row read less than the
+// TTL ago.
+func (s *Service) pipeRow(ctx context.Context, projectID, pipeID string) (*store.Pipe, error) {
+	return s.pipeRows.get(s.rowTTL(), projectID, pipeID, func() (*store.Pipe, error) {
+		return s.st.Reader().PipeByID(ctx, projectID, pipeID)
+	})
 }
 
 // ForgetFlows drops the cached flow and pipe rows of a project: its flows
 // or pipes changed (saved, switched on or off, deleted; a pipe's
 // console-log settings changed).
 func (s *Service) ForgetFlows(projectID string) {
-	s.rows.mu.Lock()
-	defer s.rows.mu.Unlock()
-	for k := range s.rows.m {
-		if k[0] == projectID {
-			delete(s.rows.m, k)
-		}
-	}
-	for k := range s.rows.pipes {
-		if k[0] == projectID {
-			delete(s.rows.pipes, k)
-		}
-	}
+	s.flowRows.forget(projectID)
+	s.pipeRows.forget(projectID)
 }

@@ -70,8 +70,10 @@ type Service struct {
 
 	// flows keeps flows compiled for ticks and dynamic calls.
 	flows flowCache
-	// rows keeps the rows of called flows (flowcache.go).
-	rows flowRows
+	// flowRows and pipeRows keep the rows of called flows and their
+	// pipes (flowcache.go).
+	flowRows rowCache[*store.Flow]
+	pipeRows rowCache[*store.Pipe]
 
 	mu      sync.Mutex
 	cancels map[string]context.CancelCauseFunc

@@ -8,16 +8,9 @@ import (
 	"time"
 
 	"github.com/sluice-dev/sluice/internal/access"
-	"github.com/sluice-dev/sluice/internal/audit"
 	"github.com/sluice-dev/sluice/internal/consolelog"
 	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/web/httpx"
-)
-
-// Audit actions of console logs.
-const (
-	actionConsoleLogLink   = "console_log.link"
-	actionConsoleLogDelete = "console_log.delete"
 )
 
 type consoleLogView struct {
@@ -73,19 +66,7 @@ func (a *API) consoleLogLink(w http.ResponseWriter, r *http.Request) {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	p := principal(r)
-	tok, exp, err := a.ConsoleLogs.Link(ctx, l, p.User.ID)
-	if err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	c := client(r)
-	err = a.Store.InTx(ctx, func(q *store.Q) error {
-		_, err := audit.Append(ctx, q, audit.Event{ActorID: p.User.ID, ActorEmail: p.User.Email, IP: c.IP, ProjectID: pid,
-			Action: actionConsoleLogLink, Target: "console_log:" + l.ID, Outcome: audit.Success,
-			Detail: map[string]any{"run_id": l.RunID, "pipe_id": l.PipeID, "expires_at": exp}})
-		return err
-	})
+	tok, exp, err := a.ConsoleLogs.IssueLink(ctx, l, principal(r), client(r))
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
@@ -144,16 +125,7 @@ func (a *API) deletePipeConsoleLogs(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) deleteLogs(r *http.Request, pid string, ls []*store.ConsoleLog, detail map[string]any, target string) error {
-	ctx := r.Context()
-	if err := a.ConsoleLogs.DeleteLogs(ctx, ls); err != nil {
-		return err
-	}
-	p, c := principal(r), client(r)
-	return a.Store.InTx(ctx, func(q *store.Q) error {
-		_, err := audit.Append(ctx, q, audit.Event{ActorID: p.User.ID, ActorEmail: p.User.Email, IP: c.IP, ProjectID: pid,
-			Action: actionConsoleLogDelete, Target: target, Outcome: audit.Success, Detail: detail})
-		return err
-	})
+	return a.ConsoleLogs.Delete(r.Context(), pid, ls, principal(r), client(r), target, detail)
 }
 
 // download serves a signed link: the log's gzip NDJSON, decrypted, for

@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"net/http"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -654,6 +655,20 @@ func (c *Console) renderConsumers(w http.ResponseWriter, r *http.Request, status
 	c.render(w, r, status, "consumers.html", p)
 }
 
+// rateOf reads a consumer form's rate limit; a value that is not a number
+// is a problem in fields, by the path the service would name.
+func rateOf(f url.Values, fields map[string]string) consumer.RateLimit {
+	perSec, err := strconv.ParseFloat(strings.TrimSpace(f.Get("rate_per_second")), 64)
+	if err != nil {
+		fields["rate_limit.per_second"] = "Requests per second must be a number, such as 50"
+	}
+	burst, err := strconv.Atoi(strings.TrimSpace(f.Get("rate_burst")))
+	if err != nil {
+		fields["rate_limit.burst"] = "Burst must be a whole number, such as 100"
+	}
+	return consumer.RateLimit{PerSecond: perSec, Burst: burst}
+}
+
 // splitList reads a list typed one per line or separated by commas.
 func splitList(s string) []string {
 	out := []string{}
@@ -679,14 +694,7 @@ func (c *Console) consumersPost(w http.ResponseWriter, r *http.Request) {
 		chosen[id] = true
 	}
 	fields := map[string]string{}
-	perSec, err := strconv.ParseFloat(strings.TrimSpace(f.Get("rate_per_second")), 64)
-	if err != nil {
-		fields["rate_limit.per_second"] = "Requests per second must be a number, such as 50"
-	}
-	burst, err := strconv.Atoi(strings.TrimSpace(f.Get("rate_burst")))
-	if err != nil {
-		fields["rate_limit.burst"] = "Burst must be a whole number, such as 100"
-	}
+	rate := rateOf(f, fields)
 	auth := map[string]any{"type": f.Get("auth.type")}
 	if f.Get("auth.type") == consumer.AuthJWT {
 		algs := []any{}
@@ -711,7 +719,7 @@ func (c *Console) consumersPost(w http.ResponseWriter, r *http.Request) {
 	}
 	g := access.GrantFrom(r.Context())
 	v, err := c.Services.Consumers.Create(r.Context(), principalOf(r), g.Project.ID, consumer.Input{Name: &name, Auth: auth, Flows: &flows,
-		AllowedIPs: &ips, RateLimit: &consumer.RateLimit{PerSecond: perSec, Burst: burst}}, clientOf(r))
+		AllowedIPs: &ips, RateLimit: &rate}, clientOf(r))
 	if err != nil {
 		status, msg, fields := formProblems(r, err)
 		for k, m := range fields {
@@ -789,22 +797,16 @@ func (c *Console) consumerSave(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	fields := map[string]string{}
-	perSec, err := strconv.ParseFloat(strings.TrimSpace(f.Get("rate_per_second")), 64)
-	if err != nil {
-		fields["rate_limit.per_second"] = "Requests per second must be a number, such as 50"
-	}
-	burst, err := strconv.Atoi(strings.TrimSpace(f.Get("rate_burst")))
-	if err != nil {
-		fields["rate_limit.burst"] = "Burst must be a whole number, such as 100"
-	}
+	rate := rateOf(f, fields)
 	flows, ips := f["flows"], splitList(f.Get("allowed_ips"))
 	if flows == nil {
 		flows = []string{}
 	}
 	g := access.GrantFrom(r.Context())
+	var err error
 	if len(fields) == 0 {
 		_, err = c.Services.Consumers.Update(r.Context(), principalOf(r), g.Project.ID, r.PathValue("c"),
-			consumer.Input{Flows: &flows, AllowedIPs: &ips, RateLimit: &consumer.RateLimit{PerSecond: perSec, Burst: burst}}, clientOf(r))
+			consumer.Input{Flows: &flows, AllowedIPs: &ips, RateLimit: &rate}, clientOf(r))
 		if err == nil {
 			http.Redirect(w, r, "/projects/"+g.Project.ID+"/consumers/"+r.PathValue("c")+"?notice=saved", http.StatusSeeOther)
 			return

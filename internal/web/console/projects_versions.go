@@ -50,8 +50,8 @@ func lineDiff(old, cur string) []diffLine {
 func (c *Console) versionPage(w http.ResponseWriter, r *http.Request) {
 	g := access.GrantFrom(r.Context())
 	pipeID, id := r.PathValue("pipe"), r.PathValue("f")
-	n, err := strconv.Atoi(r.PathValue("v"))
-	if err != nil || n < 1 {
+	n, ok := versionParam(r)
+	if !ok {
 		c.Fail(w, r, store.ErrNotFound)
 		return
 	}
@@ -75,8 +75,8 @@ func (c *Console) versionPage(w http.ResponseWriter, r *http.Request) {
 func (c *Console) versionRestore(w http.ResponseWriter, r *http.Request) {
 	g := access.GrantFrom(r.Context())
 	pipeID, id := r.PathValue("pipe"), r.PathValue("f")
-	n, err := strconv.Atoi(r.PathValue("v"))
-	if err != nil || n < 1 {
+	n, ok := versionParam(r)
+	if !ok {
 		c.Fail(w, r, store.ErrNotFound)
 		return
 	}
@@ -85,4 +85,11 @@ func (c *Console) versionRestore(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, flowURL(g.Project.ID, pipeID, id)+"?notice=saved", http.StatusSeeOther)
+}
+
+// versionParam is the {v} of a version's path: a version number, 1 or
+// more (anything else is no version: 404).
+func versionParam(r *http.Request) (int, bool) {
+	n, err := strconv.Atoi(r.PathValue("v"))
+	return n, err == nil && n >= 1
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/account"
-	"github.com/sluice-dev/sluice/internal/audit"
+	"github.com/sluice-dev/sluice/internal/consolelog"
 	"github.com/sluice-dev/sluice/internal/runs"
 	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/web/httpx"
@@ -37,8 +37,8 @@ func (c *Console) runRoutes() []httpx.Route {
 
 // Audit actions of console logs, the same as the API's.
 const (
-	actionConsoleLogLink   = "console_log.link"
-	actionConsoleLogDelete = "console_log.delete"
+	actionConsoleLogLink   = consolelog.ActionLink
+	actionConsoleLogDelete = consolelog.ActionDelete
 )
 
 // runsPageSize is how many runs one page of the list shows.
@@ -406,19 +406,7 @@ func (c *Console) consoleLogDownload(w http.ResponseWriter, r *http.Request) {
 		c.Fail(w, r, err)
 		return
 	}
-	p := account.PrincipalFrom(ctx)
-	tok, exp, err := c.Services.ConsoleLogs.Link(ctx, l, p.User.ID)
-	if err != nil {
-		c.Fail(w, r, err)
-		return
-	}
-	cl := clientOf(r)
-	err = c.Services.Store.InTx(ctx, func(q *store.Q) error {
-		_, err := audit.Append(ctx, q, audit.Event{ActorID: p.User.ID, ActorEmail: p.User.Email, IP: cl.IP, ProjectID: g.Project.ID,
-			Action: actionConsoleLogLink, Target: "console_log:" + l.ID, Outcome: audit.Success,
-			Detail: map[string]any{"run_id": l.RunID, "pipe_id": l.PipeID, "expires_at": exp}})
-		return err
-	})
+	tok, _, err := c.Services.ConsoleLogs.IssueLink(ctx, l, account.PrincipalFrom(ctx), clientOf(r))
 	if err != nil {
 		c.Fail(w, r, err)
 		return
@@ -438,18 +426,8 @@ func (c *Console) consoleLogDelete(w http.ResponseWriter, r *http.Request) {
 		c.Fail(w, r, err)
 		return
 	}
-	if err := c.Services.ConsoleLogs.DeleteLogs(ctx, []*store.ConsoleLog{l}); err != nil {
-		c.Fail(w, r, err)
-		return
-	}
-	p, cl := account.PrincipalFrom(ctx), clientOf(r)
-	err = c.Services.Store.InTx(ctx, func(q *store.Q) error {
-		_, err := audit.Append(ctx, q, audit.Event{ActorID: p.User.ID, ActorEmail: p.User.Email, IP: cl.IP, ProjectID: g.Project.ID,
-			Action: actionConsoleLogDelete, Target: "console_log:" + l.ID, Outcome: audit.Success,
-			Detail: map[string]any{"run_id": l.RunID, "pipe_id": l.PipeID}})
-		return err
-	})
-	if err != nil {
+	if err := c.Services.ConsoleLogs.Delete(ctx, g.Project.ID, []*store.ConsoleLog{l}, account.PrincipalFrom(ctx), clientOf(r),
+		"console_log:"+l.ID, map[string]any{"run_id": l.RunID, "pipe_id": l.PipeID}); err != nil {
 		c.Fail(w, r, err)
 		return
 	}
