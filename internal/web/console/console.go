@@ -86,12 +86,14 @@ func (c *Console) Routes() []httpx.Route {
 		{Method: "POST", Path: "/logout", Access: httpx.User, Handler: c.logoutPost, Form: true},
 		{Method: "GET", Path: "/static/", Access: httpx.Public, Handler: files.ServeHTTP},
 	}
-	// Project pages (projects.go), run pages (runs.go), connections and
-	// consumers (connections.go), members, groups, settings and the
-	// activity log (access.go), the account (account.go).
+	// Project pages (projects*.go), run pages (runs.go), connections
+	// (connections*.go), service consumers (consumers.go), members,
+	// settings and the activity log (access.go, settings.go,
+	// activity.go), groups (groups.go), the account (account.go).
 	routes = append(routes, c.projectRoutes()...)
 	routes = append(routes, c.runRoutes()...)
 	routes = append(routes, c.connectionRoutes()...)
+	routes = append(routes, c.consumerRoutes()...)
 	routes = append(routes, c.accessRoutes()...)
 	routes = append(routes, c.groupRoutes()...)
 	return append(routes, c.accountRoutes()...)
