@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/audit"
 	"github.com/sluice-dev/sluice/internal/connectors/http/httpauth"
@@ -160,3 +161,54 @@ func (s *Service) CompleteConsent(ctx context.Context, p *account.Principal, pen
 
 // ErrConsentFailed: the authorization server refused the code.
 var ErrConsentFailed = errors.New("the authorization server refused the consent")
+
+// ErrConsentRefused: the authorization server sent the user back with an
+// error instead of a code (the user said no, or the request was wrong).
+var ErrConsentRefused = errors.New("the authorization server refused the consent")
+
+// ErrConsentRoleLost: the user who started a consent may no longer change
+// the project's credentials.
+var ErrConsentRoleLost = errors.New("your role on this project no longer allows changing its credentials")
+
+// Answer is what the authorization server sent back to the callback.
+type Answer struct {
+	State, Code, Error, ErrorDescription string
+}
+
+// Resolver is the caller's grant on a project (project.Service.Resolve):
+// a project the caller lost access to is an error.
+type Resolver func(ctx context.Context, p *account.Principal, projectID string) (*access.Grant, error)
+
+// FinishConsent is the callback, the same for the API and the console:
+// it takes the caller's own pending consent (single use), checks the
+// caller may still change the project's credentials, refuses an answer
+// that carries an error, and trades the code. It returns the consent's
+// state (project and connection) for the answer.
+func (s *Service) FinishConsent(ctx context.Context, p *account.Principal, resolve Resolver, a Answer, cl account.Client) (*store.OAuthState, error) {
+	pend, err := s.TakeConsent(ctx, p, a.State)
+	if err != nil {
+		return nil, err
+	}
+	g, err := resolve(ctx, p, pend.State.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	if !access.Can(g.Role, access.ManageCredentials) {
+		return nil, ErrConsentRoleLost
+	}
+	if a.Error != "" {
+		return nil, fmt.Errorf("%w (%s): %s", ErrConsentRefused, clip(a.Error, 60), clip(a.ErrorDescription, 200))
+	}
+	if err := s.CompleteConsent(ctx, p, pend, a.Code, cl); err != nil {
+		return nil, err
+	}
+	return pend.State, nil
+}
+
+// clip shortens text another site chose before it is shown.
+func clip(s string, n int) string {
+	if r := []rune(s); len(r) > n {
+		return string(r[:n]) + "…"
+	}
+	return s
+}

@@ -81,7 +81,7 @@ func TestConnectionsEndToEnd(t *testing.T) {
 	pid := mustProject(t, bob.C, "Integrations")
 	// cyd may manage the project's credentials too: only the consent's
 	// state, not her role, keeps her from finishing bob's consent.
-	mustMember(t, bob.C, pid, map[string]any{"user_id": cyd.ID, "role": "admin"})
+	cydMember := mustMember(t, bob.C, pid, map[string]any{"user_id": cyd.ID, "role": "admin"})
 
 	j := &journey{t: t, c: bob.C, pid: pid, issued: issued}
 	j.plant(e2eOAuth1Token, e2eOAuth1ConsumerSecret, e2eOAuth1TokenSecret, e2eOAuth1WrongSecret,
@@ -188,6 +188,27 @@ func TestConnectionsEndToEnd(t *testing.T) {
 
 		// The state is single use.
 		wantError(t, bob.C.Do(t, "GET", callbackPath(state, code), nil), 400, "invalid_state", "second use of a state")
+		j.readBack(id, "auth.client_secret", "auth.refresh_token")
+
+		// The authorization server sends the user back with an error
+		// instead of a code: refused with its words, and the state is
+		// used up.
+		state, _ = consent()
+		refused := "/api/v1/oauth2/callback?" + url.Values{"state": {state}, "error": {"access_denied"}, "error_description": {"The user said no"}}.Encode()
+		r = bob.C.Do(t, "GET", refused, nil)
+		wantError(t, r, 400, "consent_refused", "a refused consent")
+		if !strings.Contains(r.String("error.message"), "access_denied") {
+			t.Fatalf("a refused consent answered %s: want the server's error named", r.Body)
+		}
+		wantError(t, bob.C.Do(t, "GET", callbackPath(state, code), nil), 400, "invalid_state", "a state after a refused consent")
+
+		// cyd starts a consent as an administrator and is made a standard
+		// member before she comes back: refused, nothing stored.
+		r = cyd.C.Do(t, "POST", connPath(pid, "/", id, "/oauth2/authorize"), nil)
+		wantStatus(t, r, 200, "authorize as cyd")
+		q := peertest.Consent(t, r.String("url"), callback)
+		wantStatus(t, bob.C.Do(t, "PATCH", "/api/v1/projects/"+pid+"/members/"+cydMember, map[string]any{"role": "standard"}), 200, "demote cyd")
+		wantError(t, cyd.C.Do(t, "GET", callbackPath(q.Get("state"), q.Get("code")), nil), 403, "forbidden", "a callback after the role was lost")
 		j.readBack(id, "auth.client_secret", "auth.refresh_token")
 	})
 

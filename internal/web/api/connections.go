@@ -5,7 +5,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sluice-dev/sluice/internal/access"
 	"github.com/sluice-dev/sluice/internal/connection"
 	"github.com/sluice-dev/sluice/internal/web/httpx"
 )
@@ -152,36 +151,12 @@ func (a *API) authorizeConnection(w http.ResponseWriter, r *http.Request) {
 // credentials.
 func (a *API) oauthCallback(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	pend, err := a.Connections.TakeConsent(r.Context(), principal(r), q.Get("state"))
+	st, err := a.Connections.FinishConsent(r.Context(), principal(r), a.Projects.Resolve,
+		connection.Answer{State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"), ErrorDescription: q.Get("error_description")}, client(r))
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	g, err := a.Projects.Resolve(r.Context(), principal(r), pend.State.ProjectID)
-	if err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	if !access.Can(g.Role, access.ManageCredentials) {
-		httpx.WriteError(w, r, httpx.Forbidden("your role on this project no longer allows changing its credentials"))
-		return
-	}
-	if e := q.Get("error"); e != "" {
-		httpx.WriteError(w, r, httpx.BadRequest("consent_refused", "the authorization server answered "+truncateText(e, 60)+": "+truncateText(q.Get("error_description"), 200)))
-		return
-	}
-	if err := a.Connections.CompleteConsent(r.Context(), principal(r), pend, q.Get("code"), client(r)); err != nil {
-		httpx.WriteError(w, r, err)
-		return
-	}
-	httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "project_id": pend.State.ProjectID, "connection_id": pend.State.ConnectionID,
+	httpx.WriteJSON(w, http.StatusOK, map[string]any{"ok": true, "project_id": st.ProjectID, "connection_id": st.ConnectionID,
 		"message": "consent stored: the connection now refreshes its own tokens"})
-}
-
-func truncateText(s string, n int) string {
-	r := []rune(s)
-	if len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
 }

@@ -5,7 +5,7 @@ import (
 	"net/url"
 
 	"github.com/sluice-dev/sluice/internal/access"
-	"github.com/sluice-dev/sluice/internal/web/httpx"
+	"github.com/sluice-dev/sluice/internal/connection"
 )
 
 // oauthCallbackPath is where the authorization server sends the browser
@@ -37,35 +37,11 @@ func (c *Console) oauthConnect(w http.ResponseWriter, r *http.Request) {
 // project's credentials; then back to the connection's page.
 func (c *Console) oauthCallbackPage(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
-	p := principalOf(r)
-	pend, err := c.Services.Connections.TakeConsent(r.Context(), p, q.Get("state"))
+	st, err := c.Services.Connections.FinishConsent(r.Context(), principalOf(r), c.Services.Projects.Resolve,
+		connection.Answer{State: q.Get("state"), Code: q.Get("code"), Error: q.Get("error"), ErrorDescription: q.Get("error_description")}, clientOf(r))
 	if err != nil {
 		c.Fail(w, r, err)
 		return
 	}
-	g, err := c.Services.Projects.Resolve(r.Context(), p, pend.State.ProjectID)
-	if err != nil {
-		c.Fail(w, r, err)
-		return
-	}
-	if !access.Can(g.Role, access.ManageCredentials) {
-		c.Fail(w, r, httpx.Forbidden("your role on this project no longer allows changing its credentials"))
-		return
-	}
-	if e := q.Get("error"); e != "" {
-		c.Fail(w, r, httpx.BadRequest("consent_refused", "the authorization server refused the consent ("+clipText(e, 60)+"): "+clipText(q.Get("error_description"), 200)))
-		return
-	}
-	if err := c.Services.Connections.CompleteConsent(r.Context(), p, pend, q.Get("code"), clientOf(r)); err != nil {
-		c.Fail(w, r, err)
-		return
-	}
-	http.Redirect(w, r, "/projects/"+pend.State.ProjectID+"/connections/"+pend.State.ConnectionID+"?notice=connected", http.StatusSeeOther)
-}
-
-func clipText(s string, n int) string {
-	if r := []rune(s); len(r) > n {
-		return string(r[:n]) + "…"
-	}
-	return s
+	http.Redirect(w, r, "/projects/"+st.ProjectID+"/connections/"+st.ConnectionID+"?notice=connected", http.StatusSeeOther)
 }

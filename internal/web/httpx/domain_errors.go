@@ -25,6 +25,10 @@ func domainError(err error) *Error {
 		return &Error{Status: http.StatusBadRequest, Code: "invalid_state", Message: connection.ErrBadState.Error()}
 	case errors.Is(err, connection.ErrNotConsentable):
 		return &Error{Status: http.StatusConflict, Code: "not_consentable", Message: connection.ErrNotConsentable.Error()}
+	case errors.Is(err, connection.ErrConsentRefused):
+		return &Error{Status: http.StatusBadRequest, Code: "consent_refused", Message: err.Error()}
+	case errors.Is(err, connection.ErrConsentRoleLost):
+		return &Error{Status: http.StatusForbidden, Code: "forbidden", Message: connection.ErrConsentRoleLost.Error()}
 	case errors.Is(err, connection.ErrConsentFailed):
 		return &Error{Status: http.StatusBadGateway, Code: "consent_failed", Message: err.Error()}
 	case errors.As(err, &connProblems):
