@@ -16,15 +16,10 @@ import (
 // are refused next to the form; nothing runs.
 func TestDryRunInBrowser(t *testing.T) {
 	t.Parallel()
-	inst := apptest.Start(t, apptest.Options{})
-	b := newBrowser(t)
+	inst, b, api := adminInBrowser(t, apptest.Options{})
 	base := inst.URL
-	setupInBrowser(t, b, inst)
-	api := inst.Login(t, adminEmail, adminPassword)
-	r := api.Do(t, "POST", "/api/v1/projects", map[string]any{"name": "Shop"})
-	pid := r.String("id")
-	pipe := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes", map[string]any{"name": "orders"}).String("id")
-	r = api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes/"+pipe+"/flows", map[string]any{"definition": goodFlow})
+	pid, pipe := newPipe(t, api, "orders")
+	r := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes/"+pipe+"/flows", map[string]any{"definition": goodFlow})
 	if r.Status != http.StatusCreated {
 		t.Fatalf("create flow: %d %s", r.Status, r.Body)
 	}
@@ -76,13 +71,9 @@ func TestDryRunInBrowser(t *testing.T) {
 // on until its switch-off, and a bad path is refused with its problem.
 func TestConsoleLogSettingsInBrowser(t *testing.T) {
 	t.Parallel()
-	inst := apptest.Start(t, apptest.Options{})
-	b := newBrowser(t)
+	inst, b, api := adminInBrowser(t, apptest.Options{})
 	base := inst.URL
-	setupInBrowser(t, b, inst)
-	api := inst.Login(t, adminEmail, adminPassword)
-	pid := api.Do(t, "POST", "/api/v1/projects", map[string]any{"name": "Shop"}).String("id")
-	pipe := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes", map[string]any{"name": "orders"}).String("id")
+	pid, pipe := newPipe(t, api, "orders")
 
 	b.open(base + "/projects/" + pid + "/pipes")
 	if got := b.text("console-log-state-" + pipe); !strings.Contains(got, "off") {
@@ -125,13 +116,9 @@ func TestConsoleLogSettingsInBrowser(t *testing.T) {
 // it makes a third version with version 1's definition.
 func TestFlowVersionsInBrowser(t *testing.T) {
 	t.Parallel()
-	inst := apptest.Start(t, apptest.Options{})
-	b := newBrowser(t)
+	inst, b, api := adminInBrowser(t, apptest.Options{})
 	base := inst.URL
-	setupInBrowser(t, b, inst)
-	api := inst.Login(t, adminEmail, adminPassword)
-	pid := api.Do(t, "POST", "/api/v1/projects", map[string]any{"name": "Shop"}).String("id")
-	pipe := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes", map[string]any{"name": "orders"}).String("id")
+	pid, pipe := newPipe(t, api, "orders")
 	f := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes/"+pipe+"/flows", map[string]any{"definition": goodFlow}).String("id")
 	second := strings.Replace(goodFlow, "'{id, total}'", "'{id, total, checked: true}'", 1)
 	if r := api.Do(t, "PUT", "/api/v1/projects/"+pid+"/pipes/"+pipe+"/flows/"+f, map[string]any{"definition": second}); r.Status != http.StatusOK {
@@ -162,13 +149,9 @@ func TestFlowVersionsInBrowser(t *testing.T) {
 // is listed on the dashboard with when it fires next.
 func TestDashboardNextFireInBrowser(t *testing.T) {
 	t.Parallel()
-	inst := apptest.Start(t, apptest.Options{})
-	b := newBrowser(t)
+	inst, b, api := adminInBrowser(t, apptest.Options{})
 	base := inst.URL
-	setupInBrowser(t, b, inst)
-	api := inst.Login(t, adminEmail, adminPassword)
-	pid := api.Do(t, "POST", "/api/v1/projects", map[string]any{"name": "Shop"}).String("id")
-	pipe := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes", map[string]any{"name": "orders"}).String("id")
+	pid, pipe := newPipe(t, api, "orders")
 	scheduled := strings.Replace(goodFlow, "entity_id: .id\n", "entity_id: .id\ntrigger:\n  schedules:\n    - {cron: '0 3 * * *', timezone: UTC}\n", 1)
 	r := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes/"+pipe+"/flows", map[string]any{"definition": scheduled})
 	if r.Status != http.StatusCreated {

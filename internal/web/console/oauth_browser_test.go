@@ -54,11 +54,8 @@ func TestOAuthConnectInBrowser(t *testing.T) {
 	}))
 	t.Cleanup(as.Close)
 
-	inst := apptest.Start(t, apptest.Options{RealClock: true, Args: []string{"--egress-allow", "127.0.0.0/8"}})
-	b := newBrowser(t)
+	inst, b, api := adminInBrowser(t, apptest.Options{RealClock: true, Args: []string{"--egress-allow", "127.0.0.0/8"}})
 	base := inst.URL
-	setupInBrowser(t, b, inst)
-	api := inst.Login(t, adminEmail, adminPassword)
 	pid := api.Do(t, "POST", "/api/v1/projects", map[string]any{"name": "Shop"}).String("id")
 	r := api.Do(t, "POST", "/api/v1/projects/"+pid+"/connections", map[string]any{"name": "shop", "kind": "http",
 		"settings": map[string]any{"base_url": as.URL + "/v1", "test": map[string]any{"path": "/resource"}},
@@ -107,13 +104,9 @@ func TestOAuthConnectInBrowser(t *testing.T) {
 // field and changes nothing.
 func TestConsumerEditInBrowser(t *testing.T) {
 	t.Parallel()
-	inst := apptest.Start(t, apptest.Options{})
-	b := newBrowser(t)
+	inst, b, api := adminInBrowser(t, apptest.Options{})
 	base := inst.URL
-	setupInBrowser(t, b, inst)
-	api := inst.Login(t, adminEmail, adminPassword)
-	pid := api.Do(t, "POST", "/api/v1/projects", map[string]any{"name": "Shop"}).String("id")
-	pipe := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes", map[string]any{"name": "calls"}).String("id")
+	pid, pipe := newPipe(t, api, "calls")
 	mk := func(name string) string {
 		r := api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes/"+pipe+"/flows", map[string]any{"definition": map[string]any{
 			"name": name, "trigger": map[string]any{"dynamic": map[string]any{"mode": "sync"}}, "entity_id": ".id",

@@ -81,6 +81,32 @@ func setupInBrowser(t *testing.T, b *browser, inst *apptest.Instance) {
 	}
 }
 
+// adminInBrowser starts an instance with o and sets it up in a new
+// browser, which stays logged in as the administrator; api is the
+// administrator logged in through the API.
+func adminInBrowser(t *testing.T, o apptest.Options) (inst *apptest.Instance, b *browser, api *apptest.Client) {
+	t.Helper()
+	inst = apptest.Start(t, o)
+	b = newBrowser(t)
+	setupInBrowser(t, b, inst)
+	return inst, b, inst.Login(t, adminEmail, adminPassword)
+}
+
+// newPipe creates the project "Shop" with one pipe through the API.
+func newPipe(t *testing.T, api *apptest.Client, pipe string) (pid, pipeID string) {
+	t.Helper()
+	r := api.Do(t, "POST", "/api/v1/projects", map[string]any{"name": "Shop"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create project: %d %s", r.Status, r.Body)
+	}
+	pid = r.String("id")
+	r = api.Do(t, "POST", "/api/v1/projects/"+pid+"/pipes", map[string]any{"name": pipe})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create pipe: %d %s", r.Status, r.Body)
+	}
+	return pid, r.String("id")
+}
+
 // Flow documents the journey types into the editor.
 const (
 	// badFlow names a file format that does not exist.
