@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -192,6 +193,37 @@ func (b *browser) submit(id string) int64 {
 		b.t.Fatalf("click #%s: %v", id, err)
 	}
 	return resp.Status
+}
+
+// download clicks a button whose form answers with a file, waits for the
+// browser to save it and returns its bytes, as a user would get them.
+func (b *browser) download(id string) []byte {
+	b.t.Helper()
+	dir := b.t.TempDir()
+	progress := chromedp.Events(b.ctx, cdpbrowser.DownloadProgress)
+	yes := true
+	if _, err := chromedp.Call(b.ctx, cdpbrowser.SetDownloadBehavior, cdpbrowser.SetDownloadBehaviorParams{
+		Behavior: cdpbrowser.SetDownloadBehaviorBehaviorAllowAndName, DownloadPath: dir, EventsEnabled: &yes}); err != nil {
+		b.t.Fatalf("allow downloads: %v", err)
+	}
+	b.do("click #"+id, chromedp.Click(chromedp.ID(id)))
+	for ev, err := range progress {
+		if err != nil {
+			b.t.Fatalf("download from #%s: %v", id, err)
+		}
+		switch ev.State {
+		case cdpbrowser.DownloadProgressStateCompleted:
+			data, err := os.ReadFile(filepath.Join(dir, ev.GUID))
+			if err != nil {
+				b.t.Fatalf("read the download: %v", err)
+			}
+			return data
+		case cdpbrowser.DownloadProgressStateCanceled:
+			b.t.Fatalf("the browser cancelled the download from #%s", id)
+		}
+	}
+	b.t.Fatalf("the browser ended before the download from #%s finished", id)
+	return nil
 }
 
 // typeInto replaces what a field holds by typing, key by key, as a user

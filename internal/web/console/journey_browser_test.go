@@ -1,7 +1,10 @@
 package console_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -155,7 +158,20 @@ func TestWholeJourneyInBrowser(t *testing.T) {
 	}
 	first := strings.Split(ids, ",")[0]
 	if !b.has("download-" + first) {
-		t.Errorf("no download button for log %s", first)
+		t.Fatalf("no download button for log %s", first)
+	}
+	// Download: the browser saves the gzipped NDJSON log, which holds the
+	// records the run read.
+	zr, err := gzip.NewReader(bytes.NewReader(b.download("download-" + first)))
+	if err != nil {
+		t.Fatalf("the downloaded log is not gzip: %v", err)
+	}
+	text, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatalf("read the downloaded log: %v", err)
+	}
+	if lines := strings.Split(strings.TrimSpace(string(text)), "\n"); len(lines) < 2 || !json.Valid([]byte(lines[0])) || !strings.Contains(string(text), `"qty"`) {
+		t.Fatalf("the downloaded log holds no NDJSON lines with the records:\n%.500s", text)
 	}
 	b.shot(shots, "journey-console-logs")
 	if st := b.submit("delete-" + first); st != http.StatusOK || b.has("log-"+first) {
