@@ -1171,6 +1171,19 @@ func matrixRows() []mxRow {
 					}
 				}}
 		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		// Changing a consumer's auth settings from its page (as PATCH with
+		// an auth object of the same type): credentials work.
+		{route: "POST /projects/{p}/consumers/{c}/auth", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
+			return mxCall{path: "/projects/" + c.w.project + "/consumers/" + c.w.consumer + "/auth",
+				body: url.Values{"auth.style": {"shopify"}},
+				check: func(r *apptest.Response) {
+					c.noSecret(r)
+					changed := strings.Contains(string(c.owned(c.project("/consumers/"+c.w.consumer)).Body), "shopify")
+					if changed != (r.Status == http.StatusSeeOther && c.p.kind != mxAnon) {
+						c.t.Errorf("consumer auth changed = %v after status %d", changed, r.Status)
+					}
+				}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
 		{route: "GET /projects/{p}/consumers", req: func(c *mxCell) mxCall {
 			return mxCall{path: "/projects/" + c.w.project + "/consumers", check: func(r *apptest.Response) {
 				c.pageOrLogin("consumers-table")(r)

@@ -144,7 +144,9 @@ func (c *Console) render(w http.ResponseWriter, r *http.Request, status int, nam
 func (c *Console) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, account.ErrUnauthenticated) {
 		httpx.ClearSessionCookie(w, c.TLS)
-		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.Path), http.StatusSeeOther)
+		// The whole address, query included, so a link to filtered runs
+		// still shows them after logging in (safeNext checks it there).
+		http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 		return
 	}
 	status, msg := problem(r, err)
@@ -287,9 +289,24 @@ func (c *Console) formError(w http.ResponseWriter, r *http.Request, tmpl, title 
 	c.render(w, r, status, tmpl, page{Title: title, Error: msg, Fields: fields, Values: values})
 }
 
-// safeNext keeps a post-login redirect on this site.
+// safeNext keeps a post-login redirect on this site: only a path on this
+// host (query kept) is allowed, anything else becomes "/". Browsers read
+// a backslash as a slash and drop tabs and newlines before resolving a
+// Location, so "/\evil" and "/<tab>/evil" would leave the site like
+// "//evil": control characters and backslashes are refused anywhere in the
+// path, not just at its start, and so is a path that decodes to "//".
 func safeNext(next string) string {
-	if next == "" || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") {
+	if next == "" || len(next) > 2000 || !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil || u.Opaque != "" ||
+		strings.Contains(u.Path, "\\") || strings.HasPrefix(u.Path, "//") {
 		return "/"
 	}
 	return next

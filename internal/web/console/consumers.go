@@ -22,6 +22,7 @@ func (c *Console) consumerRoutes() []httpx.Route {
 		{Method: "POST", Path: "/projects/{p}/consumers", Access: u, Action: access.ManageCredentials, Handler: c.consumersPost, Form: true},
 		{Method: "GET", Path: cons, Access: u, Action: access.ViewProject, Handler: c.consumerPage},
 		{Method: "POST", Path: cons, Access: u, Action: access.ManageCredentials, Handler: c.consumerSave, Form: true},
+		{Method: "POST", Path: cons + "/auth", Access: u, Action: access.ManageCredentials, Handler: c.consumerAuthSave, Form: true},
 		{Method: "POST", Path: cons + "/secret", Access: u, Action: access.ManageCredentials, Handler: c.consumerRotate, Form: true},
 		{Method: "POST", Path: cons + "/delete", Access: u, Action: access.ManageCredentials, Handler: c.consumerDelete, Form: true},
 	}
@@ -34,7 +35,13 @@ type consumerPage struct {
 	Consumer   *consumerRow
 	Flows      []flowItem
 	Algorithms []string
+	Styles     []string
 	CanManage  bool
+	// Auth is what the auth settings form shows: the stored settings, or
+	// the values posted when a change was refused.
+	Auth authForm
+	// EditOpen and AuthOpen open the form a refused change came from.
+	EditOpen, AuthOpen bool
 	// Chosen are the flows and algorithms ticked on a form shown again.
 	Chosen map[string]bool
 	// Secret is a generated secret, on the one page that shows it; Curl
@@ -53,12 +60,17 @@ type consumerRow struct {
 	FailedAuths              int64
 	Algorithms               []string
 	PublicKey, JWKSURL       string
+	Issuer, Audience         string
+	MaxAge, Leeway           int
+	Style, Header, TSHeader  string
+	MaxSkew                  int
 	SecretSet                bool
 }
 
 func (c *Console) consumerData(r *http.Request) (consumerPage, map[string]string, error) {
 	g := access.GrantFrom(r.Context())
-	d := consumerPage{ProjectID: g.Project.ID, Algorithms: consumer.Algorithms, CanManage: access.Can(g.Role, access.ManageCredentials), Chosen: map[string]bool{}}
+	d := consumerPage{ProjectID: g.Project.ID, Algorithms: consumer.Algorithms,
+		Styles: []string{consumer.StyleGeneric, consumer.StyleGitHub, consumer.StyleShopify}, CanManage: access.Can(g.Role, access.ManageCredentials), Chosen: map[string]bool{}}
 	flows, names, err := c.projectFlows(r, g.Project.ID)
 	d.Flows = flows
 	return d, names, err
@@ -67,7 +79,9 @@ func (c *Console) consumerData(r *http.Request) (consumerPage, map[string]string
 func consumerRowOf(v *consumer.Consumer, names map[string]string) consumerRow {
 	row := consumerRow{ID: v.Row.ID, Name: v.Row.Name, Type: v.Settings.Type, Username: v.Row.Username,
 		PerSecond: v.RateLimit.PerSecond, Burst: v.RateLimit.Burst, FailedAuths: v.Row.FailedAuths,
-		Algorithms: v.Settings.Algorithms, PublicKey: v.Settings.PublicKey, JWKSURL: v.Settings.JWKSURL, SecretSet: v.SecretSet}
+		Algorithms: v.Settings.Algorithms, PublicKey: v.Settings.PublicKey, JWKSURL: v.Settings.JWKSURL, SecretSet: v.SecretSet,
+		Issuer: v.Settings.Issuer, Audience: v.Settings.Audience, MaxAge: v.Settings.MaxAgeSeconds, Leeway: v.Settings.LeewaySeconds,
+		Style: v.Settings.Style, Header: v.Settings.Header, TSHeader: v.Settings.TimestampHeader, MaxSkew: v.Settings.MaxSkewSeconds}
 	for _, f := range v.Flows {
 		n := names[f]
 		if n == "" {
@@ -87,7 +101,8 @@ func (c *Console) consumersPage(w http.ResponseWriter, r *http.Request) {
 		notice = "The service consumer was deleted: its credentials no longer work."
 	}
 	c.renderConsumers(w, r, http.StatusOK, page{Notice: notice, Values: map[string]string{"rate_per_second": fmt.Sprint(consumer.DefaultRatePerSec),
-		"rate_burst": fmt.Sprint(consumer.DefaultBurst), "auth.type": consumer.AuthBasic}}, nil)
+		"rate_burst": fmt.Sprint(consumer.DefaultBurst), "auth.type": consumer.AuthBasic, "auth.style": consumer.StyleGeneric,
+		"auth.header": "X-Signature", "auth.timestamp_header": "X-Timestamp"}}, nil)
 }
 
 func (c *Console) renderConsumers(w http.ResponseWriter, r *http.Request, status int, p page, chosen map[string]bool) {
@@ -141,7 +156,8 @@ func (c *Console) consumersPost(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	values := map[string]string{}
-	for _, k := range []string{"name", "allowed_ips", "rate_per_second", "rate_burst", "auth.type", "auth.public_key", "auth.jwks_url", "auth.issuer", "auth.audience"} {
+	for _, k := range []string{"name", "allowed_ips", "rate_per_second", "rate_burst", "auth.type", "auth.public_key", "auth.jwks_url", "auth.issuer",
+		"auth.audience", "auth.max_age_seconds", "auth.leeway_seconds", "auth.style", "auth.header", "auth.timestamp_header", "auth.max_skew_seconds"} {
 		values[k] = f.Get(k)
 	}
 	chosen := map[string]bool{}
@@ -151,19 +167,9 @@ func (c *Console) consumersPost(w http.ResponseWriter, r *http.Request) {
 	}
 	fields := map[string]string{}
 	rate := rateOf(f, fields)
-	auth := map[string]any{"type": f.Get("auth.type")}
-	if f.Get("auth.type") == consumer.AuthJWT {
-		algs := []any{}
-		for _, a := range f["auth.algorithms"] {
-			algs = append(algs, a)
-			chosen["alg:"+a] = true
-		}
-		auth["algorithms"] = algs
-		for _, k := range []string{"secret", "public_key", "jwks_url", "issuer", "audience"} {
-			if v := strings.TrimSpace(f.Get("auth." + k)); v != "" {
-				auth[k] = v
-			}
-		}
+	auth := authOf(f, f.Get("auth.type"), fields)
+	for _, a := range f["auth.algorithms"] {
+		chosen["alg:"+a] = true
 	}
 	if len(fields) > 0 {
 		c.renderConsumers(w, r, http.StatusUnprocessableEntity, page{Error: "The service consumer was not created: see the fields below.", Fields: fields, Values: values}, chosen)
@@ -177,13 +183,10 @@ func (c *Console) consumersPost(w http.ResponseWriter, r *http.Request) {
 	v, err := c.Services.Consumers.Create(r.Context(), principalOf(r), g.Project.ID, consumer.Input{Name: &name, Auth: auth, Flows: &flows,
 		AllowedIPs: &ips, RateLimit: &rate}, clientOf(r))
 	if err != nil {
-		status, msg, fields := formProblems(r, err)
-		for k, m := range fields {
-			// "flows[0]" and "allowed_ips[2]" belong to their list's input.
-			if i := strings.IndexByte(k, '['); i > 0 {
-				fields[k[:i]] = m
-			}
-		}
+		// "flows[0]" and "allowed_ips[2]" belong to their list's input,
+		// "auth.jwks_url" to its field.
+		fields := map[string]string{}
+		status, msg := authProblems(r, err, fields)
 		if msg == "" {
 			msg = "The service consumer was not created: see the fields below."
 		}
@@ -202,16 +205,17 @@ func (c *Console) renderSecretOnce(w http.ResponseWriter, r *http.Request, v *co
 		return
 	}
 	row := consumerRowOf(v, names)
-	d.Consumer, d.Secret = &row, v.Secret
-	if v.Settings.Type == consumer.AuthBasic && v.Secret != "" {
+	d.Consumer, d.Secret, d.Auth = &row, v.Secret, authFormOf(v.Settings)
+	if v.Secret != "" {
 		base := strings.TrimRight(c.Services.BaseURL(), "/")
 		flows := v.Flows
 		if len(flows) == 0 {
 			flows = []string{"FLOW_ID"}
 		}
 		for _, f := range flows {
-			d.Curl = append(d.Curl, fmt.Sprintf("curl -u %s:%s -H 'Content-Type: application/json' -d '{\"id\": 1}' %s/call/%s/%s",
-				v.Row.Username, v.Secret, base, d.ProjectID, f))
+			if cmd := curlFor(v, base+"/call/"+d.ProjectID+"/"+f); cmd != "" {
+				d.Curl = append(d.Curl, cmd)
+			}
 		}
 	}
 	notice := "The service consumer is created."
@@ -233,13 +237,16 @@ func (c *Console) consumerPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	row := consumerRowOf(v, names)
-	d.Consumer = &row
+	d.Consumer, d.Auth = &row, authFormOf(v.Settings)
 	for _, id := range v.Flows {
 		d.Chosen[id] = true
 	}
 	notice := ""
-	if r.URL.Query().Get("notice") == "saved" {
+	switch r.URL.Query().Get("notice") {
+	case "saved":
 		notice = "The changes are saved; they take effect on the next call."
+	case "auth-saved":
+		notice = "The authentication settings are saved; they take effect on the next call."
 	}
 	c.render(w, r, http.StatusOK, "consumer.html", page{Title: v.Row.Name, Data: d, Notice: notice})
 }
@@ -293,7 +300,8 @@ func (c *Console) consumerSave(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	row := consumerRowOf(v, names)
-	d.Consumer = &row
+	d.Consumer, d.Auth = &row, authFormOf(v.Settings)
+	d.EditOpen = true
 	for _, id := range flows {
 		d.Chosen[id] = true
 	}
