@@ -314,7 +314,8 @@ func (a *App) BuildServer() error {
 	pipelines.OnFlowChange = a.Runs.ForgetFlows
 	cons := console.New(a.Accounts, c.TLS(), sessionMax)
 	cons.Services = console.Services{Projects: projects, Pipelines: pipelines, Runs: a.Runs, ConsoleLogs: a.ConsoleLogs,
-		Connections: connections, Consumers: a.Consumers, Scheduler: a.Scheduler, Store: a.Store, BaseURL: a.BaseURL}
+		Connections: connections, Consumers: a.Consumers, Scheduler: a.Scheduler, Store: a.Store, BaseURL: a.BaseURL,
+		Keyring: a.Keyring}
 	a.Server = web.New(web.Deps{
 		Accounts: a.Accounts,
 		Projects: projects,

@@ -248,6 +248,30 @@ func matrixRows() []mxRow {
 			}}
 		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 202, Anon: 401}},
 
+		// The console's keys and instance activity pages, twins of the
+		// rows above: the instance administrator's alone.
+		{route: "GET /admin/keys", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/admin/keys", check: c.pageOrLogin("rotate-form")}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 303}},
+		{route: "POST /admin/keys/rotate", req: func(c *mxCell) mxCall {
+			before := c.fx.inst.App.Keyring.CurrentTerm()
+			return mxCall{path: "/admin/keys/rotate", body: url.Values{"confirm": {"yes"}}, check: func(r *apptest.Response) {
+				after := c.fx.inst.App.Keyring.CurrentTerm()
+				if r.Status == http.StatusSeeOther && c.p.kind != mxAnon {
+					c.redirectsTo(r, "/admin/keys?notice=rotated")
+					if after <= before {
+						c.t.Errorf("the term is %d after the rotation, was %d", after, before)
+					}
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 303, Anon: 303}},
+		{route: "GET /admin/activity", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/admin/activity", check: c.pageOrLogin("activity-filters")}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 303}},
+		{route: "POST /admin/activity/verify", req: func(c *mxCell) mxCall {
+			return mxCall{path: "/admin/activity/verify", body: url.Values{}, check: c.pageOrLogin("The chain is intact")}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 303}},
+
 		// Plans and group names are readable by every user (to pick a plan,
 		// to know what a member entry refers to); groups are managed by the
 		// instance administrator.

@@ -23,6 +23,7 @@ import (
 	"github.com/sluice-dev/sluice/internal/pipeline"
 	"github.com/sluice-dev/sluice/internal/project"
 	"github.com/sluice-dev/sluice/internal/runs"
+	"github.com/sluice-dev/sluice/internal/secrets"
 	"github.com/sluice-dev/sluice/internal/store"
 	"github.com/sluice-dev/sluice/internal/web/httpx"
 )
@@ -54,6 +55,8 @@ type Services struct {
 	Consumers   *consumer.Service
 	Scheduler   *runs.Scheduler
 	Store       *store.Store
+	// Keyring is the keys page's (its status and rotations).
+	Keyring *secrets.Keyring
 	// BaseURL is the URL users reach Sluice at.
 	BaseURL func() string
 }
@@ -96,6 +99,8 @@ func (c *Console) Routes() []httpx.Route {
 	routes = append(routes, c.consumerRoutes()...)
 	routes = append(routes, c.accessRoutes()...)
 	routes = append(routes, c.groupRoutes()...)
+	// The keyring and the instance's activity log (keys.go, activity.go).
+	routes = append(routes, c.adminRoutes()...)
 	return append(routes, c.accountRoutes()...)
 }
 
