@@ -162,6 +162,9 @@ type flowData struct {
 	SampleRecords string
 	// Mappings are the flow's map steps, field by field.
 	Mappings []mapStep
+	// Source is the refused text line by line with its problems (only
+	// after a refused save).
+	Source *sourceView
 }
 
 func (c *Console) flowPage(w http.ResponseWriter, r *http.Request) {
@@ -198,7 +201,12 @@ func (c *Console) renderFlow(w http.ResponseWriter, r *http.Request, status int,
 	if text == "" && problems == nil {
 		text = yamlOf(f.Definition)
 	}
-	d := flowData{Flow: f, Pipe: pp, URL: flowURL(g.Project.ID, pipeID, id), Text: text, Problems: problems, Versions: vs,
+	var source *sourceView
+	if problems != nil {
+		problems = placeInText(text, problems)
+		source = sourceViewOf(text, problems)
+	}
+	d := flowData{Source: source, Flow: f, Pipe: pp, URL: flowURL(g.Project.ID, pipeID, id), Text: text, Problems: problems, Versions: vs,
 		Diagram: diagramOf(f.Definition), CanEdit: g.Allows(access.EditIntegrations), CanRun: g.Allows(access.RunFlows),
 		SampleRecords: "[\n  {\"id\": 1}\n]", Mappings: mapStepsOf(f.Definition)}
 	p.Title = f.Name + " · " + g.Project.Name
