@@ -32,6 +32,12 @@ var (
 	// ErrTOTPState means a two-factor operation does not fit the account's
 	// current state (confirming with nothing pending, enabling twice).
 	ErrTOTPState = errors.New("two-factor login is not in a state that allows this")
+	// ErrInvalidInvitation answers a wrong, expired or used invitation
+	// link alike, so the answer does not tell which.
+	ErrInvalidInvitation = errors.New("this invitation link is invalid or has expired: ask your administrator for a new one")
+	// ErrInvitationAccepted means the user has set a password already, so
+	// there is nothing to invite them to.
+	ErrInvitationAccepted = errors.New("this user has already accepted their invitation and set a password: they log in with it (an invitation link is only for users who have not)")
 )
 
 // InvalidInputError is a field the caller must fix.

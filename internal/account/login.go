@@ -78,6 +78,12 @@ func (s *Service) Login(ctx context.Context, req LoginRequest) (*LoginResult, er
 	if err != nil {
 		return nil, err
 	}
+	if Pending(u) {
+		// Invited, no password chosen yet: the same work and answer as a
+		// wrong password, so the login form tells nothing of invitations.
+		auth.DummyVerify(req.Password, s.cfg.Params)
+		return fail(u, "invitation not accepted", ErrInvalidCredentials)
+	}
 	ok, rehash, err := auth.VerifyPassword(req.Password, u.PasswordHash, s.cfg.Params)
 	if err != nil {
 		s.log.Error("stored password hash is unreadable", "user_id", u.ID, "err", err)

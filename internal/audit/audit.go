@@ -39,6 +39,13 @@ const (
 	ActionRecoveryCodeUse = "totp.recovery_code_use"
 )
 
+// An invitation link made (or made again), and its acceptance. The token
+// of the link is never part of the event.
+const (
+	ActionUserInvite       = "user.invite"
+	ActionUserInviteAccept = "user.invite_accept"
+)
+
 // Event is what a caller records; Append fills in the ID, time and hashes.
 // Detail must never hold a secret: it is shown to project members.
 type Event struct {

@@ -68,6 +68,10 @@ type mxRow struct {
 	want  mxExpect
 	// keyWant, when set, is what API-key principals expect instead.
 	keyWant *mxExpect
+	// instanceAdmin marks a project route that also needs an instance
+	// administrator (inviting a new account and granting it a role): a
+	// project role that allows the action is still refused (403).
+	instanceAdmin bool
 }
 
 func mxGet(path string) func(c *mxCell) mxCall {
@@ -225,6 +229,27 @@ func matrixRows() []mxRow {
 				}
 			}}
 		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 401}},
+		// Invitations (invitations_test.go): a new link is an instance
+		// administrator's; accepting one is public, the token is the
+		// credential (a session or key held lends nothing).
+		{route: "POST /api/v1/users/{id}/invitation", req: func(c *mxCell) mxCall {
+			id, _, _ := c.fx.invited(c.t)
+			before := c.invitationHash(id)
+			return mxCall{path: "/api/v1/users/" + id + "/invitation", check: func(r *apptest.Response) {
+				if changed := c.invitationHash(id) != before; changed != (r.Status == http.StatusCreated) {
+					c.t.Errorf("link replaced = %v after status %d", changed, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 201, Anon: 401}},
+		{route: "POST /api/v1/invitations/accept", req: func(c *mxCell) mxCall {
+			_, email, token := c.fx.invited(c.t)
+			return mxCall{path: "/api/v1/invitations/accept", body: map[string]any{"token": token, "password": matrixPW}, check: func(r *apptest.Response) {
+				c.accepted(email, r.Status == http.StatusOK)
+				if r.Status == http.StatusOK {
+					c.newSessionCookie(r)
+				}
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
 		{route: "GET /api/v1/audit", req: mxGet("/api/v1/audit"),
 			want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 401}},
 		{route: "GET /api/v1/audit/verify", req: mxGet("/api/v1/audit/verify"),
@@ -280,6 +305,68 @@ func matrixRows() []mxRow {
 		{route: "GET /api/v1/groups", req: mxGet("/api/v1/groups"),
 			want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 401}},
 		// The console's group pages: the instance administrator's alone.
+		// Users and invitations (console/users.go): the administrator's
+		// page; the invited colleague's public page and form.
+		{route: "GET /users", req: func(c *mxCell) mxCall { return mxCall{path: "/users", check: c.pageOrLogin("invite-form")} },
+			want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 303}},
+		{route: "POST /users", req: func(c *mxCell) mxCall {
+			email := fmt.Sprintf("page-invite-%d@example.com", c.fx.next())
+			return mxCall{path: "/users", body: url.Values{"email": {email}, "name": {"Invited"}}, check: func(r *apptest.Response) {
+				if r.Status == http.StatusCreated {
+					c.wantUser(email)
+					if !strings.Contains(string(r.Body), "/invite?token=") {
+						c.t.Errorf("the page shows no link: %s", r.Body)
+					}
+				} else {
+					c.noUser(email)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 201, Anon: 303}},
+		{route: "POST /users/{id}/disable", req: func(c *mxCell) mxCall {
+			target := c.fx.newUser(c.t, false)
+			return mxCall{path: "/users/" + target.id + "/disable", body: url.Values{}, check: func(r *apptest.Response) {
+				if got := c.user(target.email).Disabled; got != (r.Status == http.StatusSeeOther && c.p.kind != mxAnon) {
+					c.t.Errorf("target disabled = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 303, Anon: 303}},
+		{route: "POST /users/{id}/enable", req: func(c *mxCell) mxCall {
+			target := c.fx.newUser(c.t, false)
+			wantStatus(c.t, c.fx.root(c.t).Do(c.t, "PATCH", "/api/v1/users/"+target.id, map[string]any{"disabled": true}), http.StatusOK, "disable the target")
+			return mxCall{path: "/users/" + target.id + "/enable", body: url.Values{}, check: func(r *apptest.Response) {
+				if got := !c.user(target.email).Disabled; got != (r.Status == http.StatusSeeOther && c.p.kind != mxAnon) {
+					c.t.Errorf("target enabled = %v after status %d", got, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 303, Anon: 303}},
+		{route: "POST /users/{id}/invitation", req: func(c *mxCell) mxCall {
+			id, _, _ := c.fx.invited(c.t)
+			before := c.invitationHash(id)
+			return mxCall{path: "/users/" + id + "/invitation", body: url.Values{}, check: func(r *apptest.Response) {
+				if changed := c.invitationHash(id) != before; changed != (r.Status == http.StatusCreated) {
+					c.t.Errorf("link replaced = %v after status %d", changed, r.Status)
+				}
+			}}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 201, Anon: 303}},
+		{route: "GET /invite", req: func(c *mxCell) mxCall {
+			_, email, token := c.fx.invited(c.t)
+			return mxCall{path: "/invite?token=" + token, check: func(r *apptest.Response) {
+				if !strings.Contains(string(r.Body), email) {
+					c.t.Errorf("the invitation page does not greet %s", email)
+				}
+				c.accepted(email, false)
+			}}
+		}, want: mxExpect{Owner: 200, Admin: 200, Standard: 200, GroupAdmin: 200, GroupStandard: 200, Outsider: 200, InstanceAdmin: 200, Anon: 200}},
+		{route: "POST /invite", req: func(c *mxCell) mxCall {
+			_, email, token := c.fx.invited(c.t)
+			return mxCall{path: "/invite", body: url.Values{"token": {token}, "password": {matrixPW}, "password2": {matrixPW}}, check: func(r *apptest.Response) {
+				c.redirectsTo(r, "/projects")
+				c.accepted(email, r.Status == http.StatusSeeOther)
+				if r.Status == http.StatusSeeOther {
+					c.newSessionCookie(r)
+				}
+			}}
+		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 303, GroupAdmin: 303, GroupStandard: 303, Outsider: 303, InstanceAdmin: 303, Anon: 303}},
 		{route: "GET /groups", req: mxGet("/groups"),
 			want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 403, InstanceAdmin: 200, Anon: 303}},
 		{route: "POST /groups", req: func(c *mxCell) mxCall {
@@ -1271,6 +1358,15 @@ func matrixRows() []mxRow {
 					}
 				}}
 		}, want: mxExpect{Owner: 303, Admin: 303, Standard: 403, GroupAdmin: 303, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
+		{route: "POST /projects/{p}/members/invite", fresh: mxFreshProject, instanceAdmin: true, req: func(c *mxCell) mxCall {
+			// Inviting creates an account: an instance administrator's,
+			// and a project manager who is not one is refused. (The
+			// matrix's instance administrator has no role on the project;
+			// invitations_test.go covers the one who has.)
+			email := fmt.Sprintf("member-invite-%d@example.com", c.fx.next())
+			return mxCall{path: "/projects/" + c.w.project + "/members/invite", body: url.Values{"email": {email}, "role": {"standard"}},
+				check: func(*apptest.Response) { c.noUser(email) }}
+		}, want: mxExpect{Owner: 403, Admin: 403, Standard: 403, GroupAdmin: 403, GroupStandard: 403, Outsider: 404, InstanceAdmin: 404, Anon: 303}},
 		{route: "POST /projects/{p}/members/{m}/role", fresh: mxFreshProject, req: func(c *mxCell) mxCall {
 			m := c.w.members[mxStandard]
 			return mxCall{path: "/projects/" + c.w.project + "/members/" + m + "/role", body: url.Values{"role": {"admin"}}, check: func(r *apptest.Response) {
@@ -1491,6 +1587,11 @@ func crossCheckMatrix(t *testing.T, routes []httpx.Route, rows []mxRow) {
 			case rt.Action != "" && mxProjectRole[w] == access.None:
 				want = "404 (no role on the project)"
 				if got == 404 {
+					continue
+				}
+			case rw.instanceAdmin && rt.Action != "" && w != mxInstanceAdmin:
+				want = "403 (an instance administrator's, whatever the project role)"
+				if got == 403 {
 					continue
 				}
 			case rt.Action != "" && access.Can(mxProjectRole[w], rt.Action):

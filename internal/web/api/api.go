@@ -71,6 +71,9 @@ func (a *API) Routes() []httpx.Route {
 		{Method: "GET", Path: "/api/v1/users", Access: admin, Handler: a.listUsers},
 		{Method: "POST", Path: "/api/v1/users", Access: admin, Handler: a.createUser},
 		{Method: "PATCH", Path: "/api/v1/users/{id}", Access: admin, Handler: a.patchUser},
+		{Method: "POST", Path: "/api/v1/users/{id}/invitation", Access: admin, Handler: a.newInvitation},
+		// An invited colleague's link: the token is the credential.
+		{Method: "POST", Path: "/api/v1/invitations/accept", Access: pub, Handler: a.acceptInvitation},
 		{Method: "GET", Path: "/api/v1/audit", Access: admin, Handler: a.listAudit},
 		{Method: "GET", Path: "/api/v1/audit/verify", Access: admin, Handler: a.verifyAudit},
 		{Method: "GET", Path: "/api/v1/keys", Access: admin, Handler: a.keysStatus},

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/sluice-dev/sluice/internal/account"
 	"github.com/sluice-dev/sluice/internal/audit"
@@ -12,14 +13,14 @@ import (
 )
 
 func (a *API) listUsers(w http.ResponseWriter, r *http.Request) {
-	users, err := a.Accounts.ListUsers(r.Context(), principal(r))
+	entries, err := a.Accounts.UserEntries(r.Context(), principal(r))
 	if err != nil {
 		httpx.WriteError(w, r, err)
 		return
 	}
-	views := make([]userView, 0, len(users))
-	for _, u := range users {
-		views = append(views, viewUser(u))
+	views := make([]userEntryView, 0, len(entries))
+	for _, e := range entries {
+		views = append(views, viewUserEntry(e))
 	}
 	httpx.WriteJSON(w, http.StatusOK, list("users", views))
 }
@@ -30,9 +31,26 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		Password string `json:"password"`
 		Name     string `json:"name"`
 		Admin    bool   `json:"admin"`
+		// Invite creates the account without a password and answers with
+		// a link through which the colleague chooses one.
+		Invite bool `json:"invite"`
 	}
 	if err := httpx.DecodeJSON(w, r, &in); err != nil {
 		httpx.WriteError(w, r, err)
+		return
+	}
+	if in.Invite {
+		if in.Password != "" {
+			httpx.WriteError(w, r, httpx.Unprocessable("invalid_field", "password must be left out with \"invite\": true: the colleague chooses it through the invitation link",
+				httpx.Detail{Field: "password", Message: "must be left out when inviting"}))
+			return
+		}
+		inv, err := a.Accounts.Invite(r.Context(), principal(r), account.NewInvite{Email: in.Email, Name: in.Name, Admin: in.Admin}, client(r))
+		if err != nil {
+			httpx.WriteError(w, r, err)
+			return
+		}
+		httpx.WriteJSON(w, http.StatusCreated, a.viewInvited(inv))
 		return
 	}
 	u, err := a.Accounts.CreateUser(r.Context(), principal(r), account.NewUser{Email: in.Email, Password: in.Password,
@@ -42,6 +60,67 @@ func (a *API) createUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	httpx.WriteJSON(w, http.StatusCreated, viewUser(u))
+}
+
+// newInvitation makes a fresh invitation link for a user who has not
+// accepted theirs; the old link stops working.
+func (a *API) newInvitation(w http.ResponseWriter, r *http.Request) {
+	inv, err := a.Accounts.NewInvitation(r.Context(), principal(r), r.PathValue("id"), client(r))
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	httpx.WriteJSON(w, http.StatusCreated, a.viewInvited(inv))
+}
+
+// acceptInvitation sets an invited colleague's first password through
+// their link and logs them in, answering like setup.
+func (a *API) acceptInvitation(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Token    string `json:"token"`
+		Password string `json:"password"`
+		Name     string `json:"name"`
+	}
+	if err := httpx.DecodeJSON(w, r, &in); err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	res, err := a.Accounts.AcceptInvitation(r.Context(), account.AcceptRequest{Token: in.Token, Password: in.Password,
+		Name: in.Name, Client: client(r)})
+	if err != nil {
+		httpx.WriteError(w, r, err)
+		return
+	}
+	a.startSession(w, http.StatusOK, res)
+}
+
+// userEntryView is a user in the administrators' listing: with their
+// status (active, invited, disabled) and, while invited, when the link
+// expires.
+type userEntryView struct {
+	userView
+	Status          string     `json:"status"`
+	Invited         bool       `json:"invited"`
+	InviteExpiresAt *time.Time `json:"invite_expires_at,omitempty"`
+}
+
+func viewUserEntry(e account.UserEntry) userEntryView {
+	return userEntryView{userView: viewUser(e.User), Status: e.Status, Invited: account.Pending(e.User), InviteExpiresAt: e.InviteExpiresAt}
+}
+
+// invitedView is the one answer that carries an invitation link.
+type invitedView struct {
+	userEntryView
+	InviteURL string `json:"invite_url"`
+}
+
+func (a *API) viewInvited(inv *account.Invited) invitedView {
+	exp := inv.ExpiresAt
+	e := account.UserEntry{User: inv.User, Status: account.StatusInvited, InviteExpiresAt: &exp}
+	if inv.User.Disabled {
+		e.Status = account.StatusDisabled
+	}
+	return invitedView{userEntryView: viewUserEntry(e), InviteURL: a.BaseURL() + account.InvitationPath(inv.Token)}
 }
 
 func (a *API) patchUser(w http.ResponseWriter, r *http.Request) {

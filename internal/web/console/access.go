@@ -22,6 +22,9 @@ func (c *Console) accessRoutes() []httpx.Route {
 	return []httpx.Route{
 		{Method: "GET", Path: "/projects/{p}/members", Access: u, Action: access.ViewProject, Handler: c.membersPage},
 		{Method: "POST", Path: "/projects/{p}/members", Access: u, Action: access.ManageAccess, Handler: c.membersPost, Form: true},
+		// Inviting a colleague by email (an instance administrator's) and
+		// granting them the role in one step (users.go).
+		{Method: "POST", Path: "/projects/{p}/members/invite", Access: u, Action: access.ManageAccess, Handler: c.membersInvitePost, Form: true},
 		{Method: "POST", Path: "/projects/{p}/members/{m}/role", Access: u, Action: access.ManageAccess, Handler: c.memberRolePost, Form: true},
 		{Method: "POST", Path: "/projects/{p}/members/{m}/revoke", Access: u, Action: access.ManageAccess, Handler: c.memberRevokePost, Form: true},
 		{Method: "POST", Path: "/projects/{p}/transfer", Access: u, Action: access.OwnProject, Handler: c.transferPost, Form: true},
@@ -45,6 +48,8 @@ type membersData struct {
 	// a grant of their own).
 	Users []memberRow
 	Roles []string
+	// Invited is the link of a colleague just invited, shown once.
+	Invited *inviteOnce
 }
 
 func (c *Console) membersPage(w http.ResponseWriter, r *http.Request) {
@@ -84,6 +89,9 @@ func (c *Console) renderMembers(w http.ResponseWriter, r *http.Request, status i
 			d.Users = append(d.Users, m)
 		}
 		d.Members = append(d.Members, m)
+	}
+	if prev, ok := p.Data.(membersData); ok {
+		d.Invited = prev.Invited
 	}
 	p.Title = "Members · " + g.Project.Name
 	p.Data = d
@@ -138,7 +146,7 @@ func (c *Console) membersPost(w http.ResponseWriter, r *http.Request) {
 	case strings.Contains(who, "@"):
 		u, err := c.Services.Store.Reader().UserByEmail(r.Context(), strings.ToLower(who))
 		if errors.Is(err, store.ErrNotFound) {
-			c.membersFail(w, r, &project.ValidationError{Problems: []project.Problem{{Field: "user", Message: "is not the email of a Sluice user: ask an instance administrator to create the account first"}}}, "grant", values)
+			c.membersFail(w, r, &project.ValidationError{Problems: []project.Problem{{Field: "user", Message: noAccountMessage(principalOf(r))}}}, "grant", values)
 			return
 		}
 		if err != nil {

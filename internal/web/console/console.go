@@ -99,6 +99,8 @@ func (c *Console) Routes() []httpx.Route {
 	routes = append(routes, c.consumerRoutes()...)
 	routes = append(routes, c.accessRoutes()...)
 	routes = append(routes, c.groupRoutes()...)
+	// Users and invitations (users.go).
+	routes = append(routes, c.userRoutes()...)
 	// The keyring and the instance's activity log (keys.go, activity.go).
 	routes = append(routes, c.adminRoutes()...)
 	return append(routes, c.accountRoutes()...)

@@ -100,6 +100,11 @@ func domainError(err error) *Error {
 			Details: []Detail{{Field: "password", Message: "does not match"}}}
 	case errors.Is(err, account.ErrLastAdmin):
 		return &Error{Status: http.StatusConflict, Code: "last_admin", Message: account.ErrLastAdmin.Error()}
+	case errors.Is(err, account.ErrInvalidInvitation):
+		return &Error{Status: http.StatusForbidden, Code: "invalid_invitation", Message: account.ErrInvalidInvitation.Error(),
+			Details: []Detail{{Field: "token", Message: "invalid, expired or already used"}}}
+	case errors.Is(err, account.ErrInvitationAccepted):
+		return &Error{Status: http.StatusConflict, Code: "invitation_accepted", Message: account.ErrInvitationAccepted.Error()}
 	case errors.Is(err, account.ErrTOTPState):
 		return &Error{Status: http.StatusConflict, Code: "totp_state", Message: err.Error()}
 	}
