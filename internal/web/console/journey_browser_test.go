@@ -37,7 +37,8 @@ steps:
 // through the pages alone: setup, a project, a connection and its test, a
 // pipe and a flow, a dry run, the console log on, a run with a failed
 // record, why it failed, the source fixed and the record reprocessed, the
-// run's console log downloaded and deleted.
+// run's console log downloaded and deleted, and a colleague invited as an
+// administrator who chooses a password through the link and sees the runs.
 func TestWholeJourneyInBrowser(t *testing.T) {
 	t.Parallel()
 	var mu sync.Mutex
@@ -176,6 +177,28 @@ func TestWholeJourneyInBrowser(t *testing.T) {
 	b.shot(shots, "journey-console-logs")
 	if st := b.submit("delete-" + first); st != http.StatusOK || b.has("log-"+first) {
 		t.Errorf("delete the log: %d\n%s", st, b.bodyText())
+	}
+
+	// A colleague, invited from the members page as an administrator,
+	// chooses a password through the link in a browser of their own and
+	// sees the project's runs with an administrator's controls.
+	b.open(base + "/projects/" + pid + "/members")
+	b.typeInto("invite-email", "ops@example.test")
+	b.do("choose admin", chromedp.SetValue(chromedp.ID("invite-role"), "admin"))
+	if st := b.submit("invite-submit"); st != http.StatusCreated {
+		t.Fatalf("invite: %d\n%s", st, b.bodyText())
+	}
+	link := b.eval("the link", `document.getElementById("invite-url").value`)
+	c := newBrowser(t)
+	c.open(link)
+	c.typeInto("password", "Amber-Harbour-Kettle-58")
+	c.typeInto("password2", "Amber-Harbour-Kettle-58")
+	if st := c.submit("submit"); st != http.StatusOK {
+		t.Fatalf("accept the invitation: %d\n%s", st, c.bodyText())
+	}
+	c.open(base + "/projects/" + pid + "/runs")
+	if role := c.text("role"); role != "admin" || !c.has("nav-settings") || !strings.Contains(c.text("runs-table"), "orders") {
+		t.Fatalf("the colleague's runs page (role %q):\n%s", role, c.bodyText())
 	}
 }
 
