@@ -17,7 +17,7 @@ import (
 
 // TestNoSecretInLogs plants passwords, the setup token, session cookies,
 // CSRF tokens, API keys, TOTP secrets and codes, recovery codes and the
-// master key in a full account journey (including mistakes: a password typed into the
+// master key and invitation links in a full account journey (including mistakes: a password typed into the
 // email field, bad Bearer tokens, secrets in query strings), then scans
 // everything the server logged. None may appear. The database is scanned
 // too: it may hold hashes of tokens, never the tokens.
@@ -97,6 +97,27 @@ func TestNoSecretInLogs(t *testing.T) {
 	}
 	plant(third.Cookie(httpx.SessionCookieName(false)))
 	third.Do(t, "POST", "/api/v1/auth/login", map[string]any{"email": "user@example.com", "password": userPW, "totp": recovery[0]})
+
+	// Invitations: the link's token, through the API and the console
+	// (whose page takes it in the query string), used and then refused,
+	// and the password the colleague chooses.
+	r = admin.Do(t, "POST", "/api/v1/users", map[string]any{"email": "invited@example.com", "invite": true})
+	if r.Status != 201 {
+		t.Fatalf("invite: %d %s", r.Status, r.Body)
+	}
+	inviteURL := r.String("invite_url")
+	_, inviteToken, ok := strings.Cut(inviteURL, "token=")
+	if !ok {
+		t.Fatalf("invite_url %q has no token", inviteURL)
+	}
+	plant(inviteToken)
+	invitedPW := plant("Harbour-Secret-Passphrase-8810")
+	anon.Do(t, "GET", "/invite?token="+inviteToken, nil)
+	if r := anon.Do(t, "POST", "/api/v1/invitations/accept", map[string]any{"token": inviteToken, "password": invitedPW}); r.Status != 200 && r.Status != 201 {
+		t.Fatalf("accept the invitation: %d %s", r.Status, r.Body)
+	}
+	anon.Do(t, "POST", "/api/v1/invitations/accept", map[string]any{"token": inviteToken, "password": invitedPW})
+	anon.Do(t, "POST", "/api/v1/invitations/accept", map[string]any{"token": plant("made-up-invitation-token-0000000000000000000"), "password": invitedPW})
 
 	user.Do(t, "POST", "/api/v1/me/password", map[string]any{"current_password": userPW, "new_password": newPW})
 	user.Do(t, "DELETE", "/api/v1/me/api-keys/"+keyID, nil)
