@@ -196,16 +196,32 @@ func (c *Console) consumersPost(w http.ResponseWriter, r *http.Request) {
 	c.renderSecretOnce(w, r, v, "created")
 }
 
+// consumerPageOf is a consumer page's data for v (read first when v is
+// nil): the consumer's row and its auth settings as the form shows them.
+func (c *Console) consumerPageOf(r *http.Request, v *consumer.Consumer) (consumerPage, *consumer.Consumer, error) {
+	d, names, err := c.consumerData(r)
+	if err != nil {
+		return d, nil, err
+	}
+	if v == nil {
+		if v, err = c.Services.Consumers.Get(r.Context(), d.ProjectID, r.PathValue("c")); err != nil {
+			return d, nil, err
+		}
+	}
+	row := consumerRowOf(v, names)
+	d.Consumer, d.Auth = &row, authFormOf(v.Settings)
+	return d, v, nil
+}
+
 // renderSecretOnce shows a consumer with the secret Sluice just generated:
 // the one page that ever shows it, never cached.
 func (c *Console) renderSecretOnce(w http.ResponseWriter, r *http.Request, v *consumer.Consumer, what string) {
-	d, names, err := c.consumerData(r)
+	d, _, err := c.consumerPageOf(r, v)
 	if err != nil {
 		c.Fail(w, r, err)
 		return
 	}
-	row := consumerRowOf(v, names)
-	d.Consumer, d.Secret, d.Auth = &row, v.Secret, authFormOf(v.Settings)
+	d.Secret = v.Secret
 	if v.Secret != "" {
 		base := strings.TrimRight(c.Services.BaseURL(), "/")
 		flows := v.Flows
@@ -226,18 +242,11 @@ func (c *Console) renderSecretOnce(w http.ResponseWriter, r *http.Request, v *co
 }
 
 func (c *Console) consumerPage(w http.ResponseWriter, r *http.Request) {
-	d, names, err := c.consumerData(r)
+	d, v, err := c.consumerPageOf(r, nil)
 	if err != nil {
 		c.Fail(w, r, err)
 		return
 	}
-	v, err := c.Services.Consumers.Get(r.Context(), d.ProjectID, r.PathValue("c"))
-	if err != nil {
-		c.Fail(w, r, err)
-		return
-	}
-	row := consumerRowOf(v, names)
-	d.Consumer, d.Auth = &row, authFormOf(v.Settings)
 	for _, id := range v.Flows {
 		d.Chosen[id] = true
 	}
@@ -289,18 +298,11 @@ func (c *Console) consumerSave(w http.ResponseWriter, r *http.Request) {
 			msg = "Nothing was saved: see the fields below."
 		}
 	}
-	d, names, derr := c.consumerData(r)
+	d, v, derr := c.consumerPageOf(r, nil)
 	if derr != nil {
 		c.Fail(w, r, derr)
 		return
 	}
-	v, gerr := c.Services.Consumers.Get(r.Context(), d.ProjectID, r.PathValue("c"))
-	if gerr != nil {
-		c.Fail(w, r, gerr)
-		return
-	}
-	row := consumerRowOf(v, names)
-	d.Consumer, d.Auth = &row, authFormOf(v.Settings)
 	d.EditOpen = true
 	for _, id := range flows {
 		d.Chosen[id] = true

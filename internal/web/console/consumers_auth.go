@@ -209,13 +209,12 @@ func (c *Console) consumerAuthSave(w http.ResponseWriter, r *http.Request) {
 			msg = "Nothing was saved: see the fields below."
 		}
 	}
-	d, names, err := c.consumerData(r)
+	d, _, err := c.consumerPageOf(r, v)
 	if err != nil {
 		c.Fail(w, r, err)
 		return
 	}
-	row := consumerRowOf(v, names)
-	d.Consumer, d.Auth, d.AuthOpen = &row, authFormPosted(f), true
+	d.Auth, d.AuthOpen = authFormPosted(f), true
 	for _, id := range v.Flows {
 		d.Chosen[id] = true
 	}

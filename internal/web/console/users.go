@@ -109,16 +109,21 @@ func (c *Console) userEnablePost(w http.ResponseWriter, r *http.Request) {
 	c.setDisabled(w, r, false)
 }
 
+// userRowFail shows a refused change of one user beside that user's row
+// (the last administrator, say); an unknown user is the error page.
+func (c *Console) userRowFail(w http.ResponseWriter, r *http.Request, id string, err error) {
+	if errors.Is(err, store.ErrNotFound) {
+		c.Fail(w, r, err)
+		return
+	}
+	status, msg := problem(r, err)
+	c.renderUsers(w, r, status, page{Fields: map[string]string{"user-" + id: msg}})
+}
+
 func (c *Console) setDisabled(w http.ResponseWriter, r *http.Request, disabled bool) {
 	id := r.PathValue("id")
 	if _, err := c.Accounts.SetDisabled(r.Context(), principalOf(r), id, disabled, clientOf(r)); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			c.Fail(w, r, err)
-			return
-		}
-		// The last administrator, say: beside that user's row.
-		status, msg := problem(r, err)
-		c.renderUsers(w, r, status, page{Fields: map[string]string{"user-" + id: msg}})
+		c.userRowFail(w, r, id, err)
 		return
 	}
 	notice := "enabled"
@@ -132,12 +137,7 @@ func (c *Console) userInvitationPost(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	inv, err := c.Accounts.NewInvitation(r.Context(), principalOf(r), id, clientOf(r))
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			c.Fail(w, r, err)
-			return
-		}
-		status, msg := problem(r, err)
-		c.renderUsers(w, r, status, page{Fields: map[string]string{"user-" + id: msg}})
+		c.userRowFail(w, r, id, err)
 		return
 	}
 	c.renderUsers(w, r, http.StatusCreated, page{Data: usersData{Invited: c.onceOf(inv)}})
