@@ -20,9 +20,29 @@ import (
 type pipeItem struct {
 	Pipe  *pipeline.Pipe
 	Flows []*store.Flow
-	// Draft is the new-flow text to put back after a refused create.
-	Draft    string
+	// Editor is the new-flow form's textarea: the starter definition, or
+	// the text of a refused create.
+	Editor   editorField
 	Problems []pipeline.Problem
+	// Source is the refused text line by line with its problems (only
+	// under the form that was sent).
+	Source *sourceView
+}
+
+// editorField is a flow editor's textarea, for the "flow-definition"
+// template. The one whose text has problems has the id "definition" (the
+// problem links and editor.js lead there); a page has at most one.
+type editorField struct {
+	ID, KeysID string
+	Text       string
+	Rows       int
+	Problems   bool
+}
+
+// problemEditor is the editor of a text with problems (or of a flow's
+// own page, which has one editor).
+func problemEditor(text string, rows int, problems bool) editorField {
+	return editorField{ID: "definition", KeysID: "editor-keys", Text: text, Rows: rows, Problems: problems}
 }
 
 // pipesData is what the pipes page shows.
@@ -66,9 +86,15 @@ func (c *Console) renderPipes(w http.ResponseWriter, r *http.Request, status int
 			c.Fail(w, r, err)
 			return
 		}
-		item := &pipeItem{Pipe: pp, Flows: fs, Draft: starterFlow}
+		item := &pipeItem{Pipe: pp, Flows: fs,
+			Editor: editorField{ID: "definition-" + pp.Row.ID, KeysID: "editor-keys-" + pp.Row.ID, Text: starterFlow, Rows: 14}}
 		if pp.Row.ID == draftPipe {
-			item.Draft, item.Problems = draft, problems
+			item.Editor.Text = draft
+			if len(problems) > 0 {
+				item.Problems = placeInText(draft, problems)
+				item.Source = sourceViewOf(draft, item.Problems)
+				item.Editor = problemEditor(draft, 14, true)
+			}
 		}
 		d.Pipes = append(d.Pipes, item)
 	}
@@ -165,6 +191,7 @@ type flowData struct {
 	// Source is the refused text line by line with its problems (only
 	// after a refused save).
 	Source *sourceView
+	Editor editorField
 }
 
 func (c *Console) flowPage(w http.ResponseWriter, r *http.Request) {
@@ -206,7 +233,7 @@ func (c *Console) renderFlow(w http.ResponseWriter, r *http.Request, status int,
 		problems = placeInText(text, problems)
 		source = sourceViewOf(text, problems)
 	}
-	d := flowData{Source: source, Flow: f, Pipe: pp, URL: flowURL(g.Project.ID, pipeID, id), Text: text, Problems: problems, Versions: vs,
+	d := flowData{Source: source, Editor: problemEditor(text, 20, len(problems) > 0), Flow: f, Pipe: pp, URL: flowURL(g.Project.ID, pipeID, id), Text: text, Problems: problems, Versions: vs,
 		Diagram: diagramOf(f.Definition), CanEdit: g.Allows(access.EditIntegrations), CanRun: g.Allows(access.RunFlows),
 		SampleRecords: "[\n  {\"id\": 1}\n]", Mappings: mapStepsOf(f.Definition)}
 	p.Title = f.Name + " · " + g.Project.Name
