@@ -187,6 +187,11 @@ func TestEditorProblemsByLineInBrowser(t *testing.T) {
 	}
 	setDefinition(b, editorBadFlow)
 	b.shot(shots, "editor-problems-laptop.png")
+	if png, err := chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.ID("flow-source"))); err != nil {
+		t.Fatalf("screenshot of the source view: %v", err)
+	} else if err := os.WriteFile(filepath.Join(shots, "editor-source-view.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	laptopGutter := mustFloat(t, b.eval("gutter width", `String(document.getElementById("definition-gutter").getBoundingClientRect().width)`))
 
 	// (phone) The page does not scroll sideways: the long line scrolls

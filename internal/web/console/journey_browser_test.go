@@ -136,7 +136,7 @@ func TestWholeJourneyInBrowser(t *testing.T) {
 	if body := b.bodyText(); !strings.Contains(body, "order has no quantity") {
 		t.Fatalf("the run page does not say why order 2 failed:\n%s", body)
 	}
-	b.shot(shots, "journey-run")
+	b.shot(shots, "journey-run.png")
 
 	// Fixed at the source, the failed record is reprocessed.
 	mu.Lock()
@@ -174,7 +174,7 @@ func TestWholeJourneyInBrowser(t *testing.T) {
 	if lines := strings.Split(strings.TrimSpace(string(text)), "\n"); len(lines) < 2 || !json.Valid([]byte(lines[0])) || !strings.Contains(string(text), `"qty"`) {
 		t.Fatalf("the downloaded log holds no NDJSON lines with the records:\n%.500s", text)
 	}
-	b.shot(shots, "journey-console-logs")
+	b.shot(shots, "journey-console-logs.png")
 	if st := b.submit("delete-" + first); st != http.StatusOK || b.has("log-"+first) {
 		t.Errorf("delete the log: %d\n%s", st, b.bodyText())
 	}

@@ -142,8 +142,11 @@ func TestEveryPageInBrowser(t *testing.T) {
 		if w := b.eval("overflow", `String(`+overflow+`)`); w != "0" {
 			t.Errorf("%s on a phone scrolls sideways by %s px", p, w)
 		}
-		if p == "/projects/"+pid || p == "/projects/"+pid+"/runs/"+run {
-			b.shot(shots, strings.ReplaceAll(strings.Trim(p, "/"), "/", "_")+"-phone.png")
+		switch p {
+		case "/projects/" + pid:
+			b.shot(shots, "dashboard-phone.png")
+		case "/projects/" + pid + "/runs/" + run:
+			b.shot(shots, "run-phone.png")
 		}
 	}
 
