@@ -48,6 +48,9 @@ type membersData struct {
 	// a grant of their own).
 	Users []memberRow
 	Roles []string
+	// Groups are the groups a role may be granted to (every user may
+	// read their names, as through GET /api/v1/groups).
+	Groups []*store.Group
 	// Invited is the link of a colleague just invited, shown once.
 	Invited *inviteOnce
 }
@@ -92,6 +95,12 @@ func (c *Console) renderMembers(w http.ResponseWriter, r *http.Request, status i
 	}
 	if prev, ok := p.Data.(membersData); ok {
 		d.Invited = prev.Invited
+	}
+	if access.Can(g.Role, access.ManageAccess) {
+		if d.Groups, err = c.Accounts.Groups(r.Context()); err != nil {
+			c.Fail(w, r, err)
+			return
+		}
 	}
 	p.Title = "Members · " + g.Project.Name
 	p.Data = d

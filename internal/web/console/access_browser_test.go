@@ -137,6 +137,28 @@ func TestMembersByRoleInBrowser(t *testing.T) {
 	if got := w.roles(t); got["sam@example.com"] != "standard" || got["alice@example.com"] != "admin" {
 		t.Errorf("roles after the grants: %v", got)
 	}
+
+	// A group, chosen by name from the list: its members get the role.
+	if !b.has("grant-no-groups") {
+		t.Error("with no group yet the grant form does not say how to make one")
+	}
+	r := w.owner.Do(t, "POST", "/api/v1/groups", map[string]any{"name": "ERP team"})
+	if r.Status != http.StatusCreated {
+		t.Fatalf("create group: %d %s", r.Status, r.Body)
+	}
+	gid := r.String("id")
+	b.open(w.page("/members"))
+	if got := b.eval("group options", `Array.from(document.querySelectorAll("#grant-group option")).map(function (o) { return o.textContent }).join("|")`); !strings.Contains(got, "ERP team") {
+		t.Fatalf("the group list offers %q", got)
+	}
+	b.do("choose the group", chromedp.SetValue(chromedp.ID("grant-group"), gid), chromedp.SetValue(chromedp.ID("grant-role"), "admin"))
+	if st := b.submit("grant-submit"); st != http.StatusOK {
+		t.Fatalf("grant the group: status %d; page:\n%s", st, b.bodyText())
+	}
+	members := w.owner.Do(t, "GET", "/api/v1/projects/"+w.pid+"/members", nil)
+	if !strings.Contains(string(members.Body), `"group_id":"`+gid+`"`) || !strings.Contains(b.text("members-table"), "ERP team") {
+		t.Errorf("after granting the group: %s", members.Body)
+	}
 	if s := b.text("members-table"); !strings.Contains(s, "sam@example.com") || !strings.Contains(s, "alice@example.com") {
 		t.Errorf("the members table shows %q", s)
 	}
@@ -172,19 +194,19 @@ func TestMembersByRoleInBrowser(t *testing.T) {
 	b.open(w.page("/members"))
 	b.shot(shots, "members.png")
 
-	// The activity log shows both grants, and filters by action.
+	// The activity log shows the three grants, and filters by action.
 	b.do("open activity", chromedp.Click(chromedp.CSS("#nav-activity")), chromedp.WaitVisible(chromedp.CSS("#activity-filters")))
-	if n := b.count("#activity-table tr.event"); n < 3 {
-		t.Errorf("the activity log lists %d events, want at least the project and two grants", n)
+	if n := b.count("#activity-table tr.event"); n < 4 {
+		t.Errorf("the activity log lists %d events, want at least the project and three grants", n)
 	}
 	b.do("filter grants", chromedp.SetValue(chromedp.ID("filter-action"), "member.grant"))
 	if st := b.submit("filter-submit"); st != http.StatusOK {
 		t.Fatalf("filter the activity log: status %d", st)
 	}
-	if n := b.count("#activity-table tr.event"); n != 2 {
-		t.Errorf("the activity log lists %d member.grant events, want 2:\n%s", n, b.bodyText())
+	if n := b.count("#activity-table tr.event"); n != 3 {
+		t.Errorf("the activity log lists %d member.grant events, want 3:\n%s", n, b.bodyText())
 	}
-	if s := b.text("activity-table"); !strings.Contains(s, "sam@example.com") || !strings.Contains(s, "alice@example.com") {
+	if s := b.text("activity-table"); !strings.Contains(s, "sam@example.com") || !strings.Contains(s, "alice@example.com") || !strings.Contains(s, "ERP team") {
 		t.Errorf("the grant events show %q", s)
 	}
 	b.shot(shots, "activity.png")
