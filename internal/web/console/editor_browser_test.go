@@ -31,6 +31,40 @@ var editorBadFlow = "name: orders to file\n" +
 	"  - map: '{id, total, note: \"" + strings.Repeat("a long constant that does not fit a phone ", 3) + "\"}'\n" +
 	strings.Repeat("# a comment far from the problems\n", 30)
 
+// expectBadFlowProblems checks a page that refused editorBadFlow: the
+// source view marks exactly lines 4 and 7, each with its code and its
+// message under it; the problem list links to both lines; the gutter of
+// #definition marks both with a "!" (not colour alone).
+func expectBadFlowProblems(t *testing.T, b *browser) {
+	t.Helper()
+	if got := b.eval("marked lines", `Array.from(document.querySelectorAll("#flow-source tr.has-problem")).map(function (r) { return r.id }).join(",")`); got != "line-4,line-7" {
+		t.Errorf("the source view marks %q, want line-4,line-7", got)
+	}
+	for _, c := range []struct {
+		line       int
+		code, says string
+	}{
+		{4, "colour: blue", `unknown field "colour"`},
+		{7, "schedules: [{cron: 'every tuesday'}]", `invalid cron expression "every tuesday"`},
+	} {
+		row := b.text(fmt.Sprintf("line-%d", c.line))
+		code := b.eval("code", fmt.Sprintf(`document.querySelector("#line-%d .source-text").textContent`, c.line))
+		msgs := b.eval("messages", fmt.Sprintf(`document.querySelector("#line-%d .source-problems").textContent`, c.line))
+		if strings.TrimSpace(code) != c.code || !strings.Contains(msgs, c.says) || !strings.Contains(row, "!") {
+			t.Errorf("line %d of the source view shows code %q and messages %q (row %q), want %q with %q under it and a ! mark", c.line, code, msgs, row, c.code, c.says)
+		}
+	}
+	if n := b.count("#flow-source .source-problems li"); n != 2 {
+		t.Errorf("the source view shows %d problems, want 2", n)
+	}
+	if got := b.eval("links", `Array.from(document.querySelectorAll("#flow-problems a.problem-link")).map(function (a) { return a.getAttribute("href") }).join(",")`); got != "#line-4,#line-7" {
+		t.Errorf("the problem list links to %q, want #line-4,#line-7", got)
+	}
+	if got := b.eval("gutter marks", `Array.from(document.querySelectorAll("#definition-gutter .gutter-mark")).map(function (m) { return m.getAttribute("data-line") + ":" + m.textContent }).join(",")`); got != "4:!4,7:!7" {
+		t.Errorf("the gutter marks %q, want 4:!4,7:!7", got)
+	}
+}
+
 // placeOf is the offset in text (ASCII) of a 1-based line and column, as
 // a textarea's selectionStart counts it.
 func placeOf(text string, line, col int) int {
@@ -85,44 +119,18 @@ func TestEditorProblemsByLineInBrowser(t *testing.T) {
 	}
 
 	// (a) The source view marks exactly lines 4 and 7, each with its
-	// message under it, and folds the comments far from both.
-	if got := b.eval("marked lines", `Array.from(document.querySelectorAll("#flow-source tr.has-problem")).map(function (r) { return r.id }).join(",")`); got != "line-4,line-7" {
-		t.Errorf("the source view marks %q, want line-4,line-7", got)
-	}
-	for _, c := range []struct {
-		line int
-		code string
-		says string
-	}{
-		{4, "colour: blue", `unknown field "colour"`},
-		{7, "schedules: [{cron: 'every tuesday'}]", `invalid cron expression "every tuesday"`},
-	} {
-		row := b.text(fmt.Sprintf("line-%d", c.line))
-		code := b.eval("code", fmt.Sprintf(`document.querySelector("#line-%d .source-text").textContent`, c.line))
-		msgs := b.eval("messages", fmt.Sprintf(`document.querySelector("#line-%d .source-problems").textContent`, c.line))
-		if strings.TrimSpace(code) != c.code || !strings.Contains(msgs, c.says) || !strings.Contains(row, "!") {
-			t.Errorf("line %d of the source view shows code %q and messages %q (row %q), want %q with %q under it and a ! mark", c.line, code, msgs, row, c.code, c.says)
-		}
-	}
+	// message under it, and folds the comments far from both; (b) the
+	// gutter marks the same lines.
+	expectBadFlowProblems(t, b)
 	if got := b.eval("shown lines", `Array.from(document.querySelectorAll("#flow-source tr.source-line")).map(function (r) { return r.id.slice(5) }).join(",")`); got != "1,2,3,4,5,6,7,8,9" {
 		t.Errorf("the source view shows lines %q, want 1 to 9 (2 lines around each problem; a single line is not folded)", got)
 	}
 	if fold := b.eval("fold", `Array.from(document.querySelectorAll("#flow-source tr.source-fold")).map(function (r) { return r.textContent.replace(/\s+/g, " ").trim() }).join("|")`); !strings.Contains(fold, "lines 10–39 not shown") || strings.Contains(fold, "|") {
 		t.Errorf("the source view's folds say %q, want one fold for lines 10–39", fold)
 	}
-	if n := b.count("#flow-source .source-problems li"); n != 2 {
-		t.Errorf("the source view shows %d problems, want 2", n)
-	}
-	// The problem list beside the editor links each problem to its line.
-	if got := b.eval("links", `Array.from(document.querySelectorAll("#flow-problems a.problem-link")).map(function (a) { return a.getAttribute("href") }).join(",")`); got != "#line-4,#line-7" {
-		t.Errorf("the problem list links to %q, want #line-4,#line-7", got)
-	}
 
 	// (b) The gutter marks the same lines, with a "!" and not colour
 	// alone, and its lines are as tall as the textarea's.
-	if got := b.eval("gutter marks", `Array.from(document.querySelectorAll("#definition-gutter .gutter-mark")).map(function (m) { return m.getAttribute("data-line") + ":" + m.textContent }).join(",")`); got != "4:!4,7:!7" {
-		t.Errorf("the gutter marks %q, want 4:!4,7:!7", got)
-	}
 	if n, want := b.count("#definition-gutter .gutter-line"), strings.Count(editorBadFlow, "\n")+1; n != want {
 		t.Errorf("the gutter has %d lines, want %d", n, want)
 	}

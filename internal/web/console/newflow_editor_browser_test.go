@@ -2,11 +2,9 @@ package console_test
 
 import (
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"regexp"
 	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
@@ -70,34 +68,8 @@ func TestNewFlowProblemsByLineInBrowser(t *testing.T) {
 	if in := b.eval("source view", `document.getElementById("flow-source").closest("section.pipe").id`); in != "pipe-"+pipe {
 		t.Errorf("the source view is in %q, want under pipe %s's form", in, pipe)
 	}
-	if got := b.eval("marked lines", `Array.from(document.querySelectorAll("#flow-source tr.has-problem")).map(function (r) { return r.id }).join(",")`); got != "line-4,line-7" {
-		t.Errorf("the source view marks %q, want line-4,line-7", got)
-	}
-	for _, c := range []struct {
-		line       int
-		code, says string
-	}{
-		{4, "colour: blue", `unknown field "colour"`},
-		{7, "schedules: [{cron: 'every tuesday'}]", `invalid cron expression "every tuesday"`},
-	} {
-		code := b.eval("code", fmt.Sprintf(`document.querySelector("#line-%d .source-text").textContent`, c.line))
-		msgs := b.eval("messages", fmt.Sprintf(`document.querySelector("#line-%d .source-problems").textContent`, c.line))
-		if strings.TrimSpace(code) != c.code || !strings.Contains(msgs, c.says) {
-			t.Errorf("line %d of the source view shows %q with %q under it, want %q with %q", c.line, code, msgs, c.code, c.says)
-		}
-	}
-	if n := b.count("#flow-source .source-problems li"); n != 2 {
-		t.Errorf("the source view shows %d problems, want 2", n)
-	}
-	if got := b.eval("links", `Array.from(document.querySelectorAll("#flow-problems a.problem-link")).map(function (a) { return a.getAttribute("href") }).join(",")`); got != "#line-4,#line-7" {
-		t.Errorf("the problem list links to %q, want #line-4,#line-7", got)
-	}
-
-	// The gutter of the sent form marks the same lines; the other form's
-	// gutter marks none.
-	if got := b.eval("gutter marks", `Array.from(document.querySelectorAll("#definition-gutter .gutter-mark")).map(function (m) { return m.getAttribute("data-line") + ":" + m.textContent }).join(",")`); got != "4:!4,7:!7" {
-		t.Errorf("the gutter marks %q, want 4:!4,7:!7", got)
-	}
+	expectBadFlowProblems(t, b)
+	// The other pipe's form has a gutter, with no mark.
 	if n := b.count("#definition-" + other + "-gutter .gutter-line"); n == 0 || b.count("#definition-"+other+"-gutter .gutter-mark") != 0 {
 		t.Errorf("the other pipe's editor has %d gutter lines and %d marks, want lines and no marks", n, b.count("#definition-"+other+"-gutter .gutter-mark"))
 	}
