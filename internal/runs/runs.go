@@ -246,6 +246,17 @@ func (s *Service) List(ctx context.Context, f store.RunFilter) ([]*store.Run, er
 	return s.st.Reader().ListRuns(ctx, f)
 }
 
+// Days sums a project's runs per UTC day since a time (the dashboard).
+func (s *Service) Days(ctx context.Context, projectID string, since time.Time) ([]store.RunDay, error) {
+	return s.st.Reader().RunDays(ctx, projectID, since)
+}
+
+// RecentFailures are a project's newest failed or partly failed runs
+// since a time, at most limit.
+func (s *Service) RecentFailures(ctx context.Context, projectID string, since time.Time, limit int) ([]*store.Run, error) {
+	return s.st.Reader().RecentFailedRuns(ctx, projectID, since, limit)
+}
+
 // Failures lists the failures of a run of a project.
 func (s *Service) Failures(ctx context.Context, projectID, id string, after int64, limit int) ([]*store.RunFailure, error) {
 	r := s.st.Reader()

@@ -200,7 +200,76 @@ type RunFilter struct {
 	Limit        int
 }
 
-// ListRuns lists runs of a project, newest first.
+// RunDay is one UTC day of a project's runs: how many, and their
+// records that succeeded and failed.
+type RunDay struct {
+	Day               time.Time // midnight UTC
+	Runs              int
+	Succeeded, Failed int64
+}
+
+// RunDays sums a project's runs per UTC day, from since on, in the
+// database: one row a day however many runs there are (the dashboard's
+// chart). Days with no run are left out.
+func (q *Q) RunDays(ctx context.Context, projectID string, since time.Time) ([]RunDay, error) {
+	// SQLite's date() reads the stored text with its zone and answers the
+	// UTC date; PostgreSQL's timestamptz is turned to UTC first.
+	day := `date(created_at)`
+	if q.dialect == Postgres {
+		day = `to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD')`
+	}
+	rows, err := q.q.QueryContext(ctx, `SELECT `+day+` AS day, COUNT(*), COALESCE(SUM(succeeded_count), 0), COALESCE(SUM(failed_count), 0)
+		FROM runs WHERE project_id = $1 AND created_at >= $2 GROUP BY day ORDER BY day`, projectID, since.UTC())
+	if err != nil {
+		return nil, fmt.Errorf("store: run days: %w", err)
+	}
+	defer rows.Close()
+	var out []RunDay
+	for rows.Next() {
+		var d RunDay
+		var day string
+		if err := rows.Scan(&day, &d.Runs, &d.Succeeded, &d.Failed); err != nil {
+			return nil, fmt.Errorf("store: run days: %w", err)
+		}
+		if d.Day, err = time.Parse(time.DateOnly, day); err != nil {
+			return nil, fmt.Errorf("store: run days: day %q: %w", day, err)
+		}
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: run days: %w", err)
+	}
+	return out, nil
+}
+
+// RecentFailedRuns are a project's newest runs since a time that failed
+// or partly failed, newest first, at most limit. They are read along the
+// (project_id, created_at) index from the newest run back, so the cost
+// is the runs passed over, not every run of the period.
+func (q *Q) RecentFailedRuns(ctx context.Context, projectID string, since time.Time, limit int) ([]*Run, error) {
+	rows, err := q.q.QueryContext(ctx, `SELECT `+runColumns+` FROM runs
+		WHERE project_id = $1 AND created_at >= $2 AND status IN ('failed', 'partially_failed')
+		ORDER BY created_at DESC LIMIT $3`, projectID, since.UTC(), limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: recent failed runs: %w", err)
+	}
+	defer rows.Close()
+	var out []*Run
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: recent failed runs: %w", err)
+		}
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: recent failed runs: %w", err)
+	}
+	return out, nil
+}
+
+// ListRuns lists runs of a project, newest first (by creation time, then
+// ID); Before pages after the run with that ID.
 func (q *Q) ListRuns(ctx context.Context, f RunFilter) ([]*Run, error) {
 	if f.Limit <= 0 || f.Limit > 500 {
 		f.Limit = 100
@@ -221,7 +290,9 @@ func (q *Q) ListRuns(ctx context.Context, f RunFilter) ([]*Run, error) {
 		add("trigger_kind = $%d", f.Trigger)
 	}
 	if f.Before != "" {
-		add("id < $%d", f.Before)
+		// After the cursor's run in the list's order; a cursor that names
+		// no run (deleted since) ends the list rather than restarting it.
+		add("(created_at, id) < (SELECT created_at, id FROM runs WHERE id = $%d)", f.Before)
 	}
 	if !f.Since.IsZero() {
 		add("created_at >= $%d", f.Since.UTC())
@@ -230,7 +301,8 @@ func (q *Q) ListRuns(ctx context.Context, f RunFilter) ([]*Run, error) {
 		add("created_at < $%d", f.Until.UTC())
 	}
 	args = append(args, f.Limit)
-	query += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
+	// Along runs_project_idx (project_id, created_at, id): no sort.
+	query += fmt.Sprintf(" ORDER BY created_at DESC, id DESC LIMIT $%d", len(args))
 	rows, err := q.q.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("store: list runs: %w", err)

@@ -104,8 +104,8 @@ func formProblems(r *http.Request, err error) (int, string, map[string]string) {
 // dashboardDays is how many days the dashboard's chart covers.
 const dashboardDays = 14
 
-// dashboardMaxRuns bounds the runs the dashboard reads to count them.
-const dashboardMaxRuns = 5000
+// dashboardFailures is how many recent failed runs the dashboard lists.
+const dashboardFailures = 10
 
 // dayCount is one day of the dashboard's chart.
 type dayCount struct {
@@ -125,7 +125,6 @@ type dashboard struct {
 	Failed      int64
 	Runs        int
 	RatePercent string // "" when no record was processed
-	Truncated   bool
 	Failures    []runItem
 	Flows       []flowItem
 	ChartWidth  int
@@ -168,35 +167,22 @@ func (c *Console) dashboardPage(w http.ResponseWriter, r *http.Request) {
 	for i := range dashboardDays {
 		d.Days = append(d.Days, dayCount{Day: first.AddDate(0, 0, i)})
 	}
-	var recent []*store.Run
-	f := store.RunFilter{ProjectID: g.Project.ID, Since: first, Limit: 500}
-	for read := 0; ; {
-		rs, err := c.Services.Runs.List(ctx, f)
-		if err != nil {
-			c.Fail(w, r, err)
-			return
+	// Summed per day and the failures picked in the database: the page
+	// costs the same with ten runs or a hundred thousand.
+	days, err := c.Services.Runs.Days(ctx, g.Project.ID, first)
+	if err != nil {
+		c.Fail(w, r, err)
+		return
+	}
+	for _, day := range days {
+		if i := int(day.Day.Sub(first) / (24 * time.Hour)); i >= 0 && i < dashboardDays {
+			d.Days[i].Runs, d.Days[i].Succeeded, d.Days[i].Failed = day.Runs, day.Succeeded, day.Failed
 		}
-		for _, run := range rs {
-			i := int(run.CreatedAt.UTC().Sub(first) / (24 * time.Hour))
-			if i < 0 || i >= dashboardDays {
-				continue
-			}
-			d.Days[i].Succeeded += run.Succeeded
-			d.Days[i].Failed += run.Failed
-			d.Days[i].Runs++
-			if (run.Status == store.RunFailed || run.Status == store.RunPartiallyFailed) && len(recent) < 10 {
-				recent = append(recent, run)
-			}
-		}
-		read += len(rs)
-		if len(rs) < f.Limit {
-			break
-		}
-		if read >= dashboardMaxRuns {
-			d.Truncated = true
-			break
-		}
-		f.Before = rs[len(rs)-1].ID
+	}
+	recent, err := c.Services.Runs.RecentFailures(ctx, g.Project.ID, first, dashboardFailures)
+	if err != nil {
+		c.Fail(w, r, err)
+		return
 	}
 	flows, names, err := c.projectFlows(r, g.Project.ID)
 	if err != nil {
