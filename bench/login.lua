@@ -26,32 +26,5 @@ wrk.path = "/api/v1/auth/login"
 wrk.headers["Content-Type"] = "application/json"
 wrk.body = '{"email":' .. jstr(email) .. ',"password":' .. jstr(password) .. '}'
 
-local threads = {}
-
-function setup(thread)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  statuses = {}
-end
-
-function response(status, headers, body)
-  local k = tostring(status)
-  statuses[k] = (statuses[k] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local total = {}
-  for _, t in ipairs(threads) do
-    local s = t:get("statuses")
-    if s then
-      for k, v in pairs(s) do
-        total[k] = (total[k] or 0) + v
-      end
-    end
-  end
-  for k, v in pairs(total) do
-    io.write(string.format("status %s: %d\n", k, v))
-  end
-end
+-- Counting the answers by status: bench/statuses.lua.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "statuses.lua")

@@ -17,32 +17,5 @@ if auth ~= "" then
 end
 wrk.body = '{"order_no":"SO-1001","customer":"ACME-7","lines":[{"sku":"A-1","qty":2},{"sku":"B-2","qty":3},{"sku":"C-3","qty":1}]}'
 
-local threads = {}
-
-function setup(thread)
-  table.insert(threads, thread)
-end
-
-function init(args)
-  statuses = {}
-end
-
-function response(status, headers, body)
-  local k = tostring(status)
-  statuses[k] = (statuses[k] or 0) + 1
-end
-
-function done(summary, latency, requests)
-  local total = {}
-  for _, t in ipairs(threads) do
-    local s = t:get("statuses")
-    if s then
-      for k, v in pairs(s) do
-        total[k] = (total[k] or 0) + v
-      end
-    end
-  end
-  for k, v in pairs(total) do
-    io.write(string.format("status %s: %d\n", k, v))
-  end
-end
+-- Counting the answers by status: bench/statuses.lua.
+dofile((debug.getinfo(1, "S").source:match("^@(.*/)") or "./") .. "../statuses.lua")
