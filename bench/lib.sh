@@ -116,3 +116,39 @@ start_servers() {
 	done
 	curl -fsS -o /dev/null "$BASE/readyz" || die "$BASE/readyz is not ready"
 }
+
+# wrk_status FILE N: how many answers had status N in a wrk output whose
+# script loads bench/statuses.lua; wrk_others FILE: the other statuses
+# than 200, as "N count, ..." ("" when there are none).
+wrk_status() { awk -v s="$2:" '$1 == "status" && $2 == s {print $3; f=1} END {if (!f) print 0}' "$1"; }
+wrk_others() { awk '$1 == "status" && $2 != "200:" {printf "%s%s %s", sep, $2, $3; sep=", "}' "$1"; }
+
+# bench_login: creates bench@example.com with a random password through
+# `sluice admin create-user` (same --data-dir, password on stdin) and logs
+# in with curl. Sets EMAIL, PASSWORD and CSRF; the session cookie is in
+# $TMP/cookies.txt.
+bench_login() {
+	EMAIL="bench@example.com"
+	PASSWORD="Sv-$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
+	say "== creating $EMAIL with sluice admin create-user, logging in with curl"
+	printf '%s\n' "$PASSWORD" | "$TMP/bin/sluice" admin create-user --email "$EMAIL" --name Bench \
+		--data-dir "$TMP/data" --log-level warn >&2
+	local login
+	login=$(curl -sS --fail-with-body -c "$TMP/cookies.txt" -H 'Content-Type: application/json' \
+		--data-binary "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" "$BASE/api/v1/auth/login") ||
+		die "login failed: $login"
+	CSRF=$(json_str csrf_token <<<"$login")
+	[ -n "$CSRF" ] || die "no csrf_token in the login answer: $login"
+}
+
+# bench_api_key NAME: creates an API key for a day with the session of
+# bench_login and sets KEY.
+bench_api_key() {
+	local out
+	out=$(curl -sS --fail-with-body -b "$TMP/cookies.txt" -H 'Content-Type: application/json' \
+		-H "X-CSRF-Token: $CSRF" -H "Origin: $BASE" \
+		--data-binary "{\"name\":\"$1\",\"expires_in_days\":1}" "$BASE/api/v1/me/api-keys") ||
+		die "creating an API key failed: $out"
+	KEY=$(json_str token <<<"$out")
+	[ -n "$KEY" ] || die "no token in the API key answer"
+}

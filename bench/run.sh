@@ -111,24 +111,8 @@ say "    sluice $BASE (pid $SLUICE_PID), bare $BARE_URL (pid $BARE_PID)"
 
 # --- account, session, API key -----------------------------------------------
 
-EMAIL="bench@example.com"
-PASSWORD="Sv-$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-say "== creating $EMAIL with sluice admin create-user (same --data-dir, password on stdin)"
-printf '%s\n' "$PASSWORD" | "$TMP/bin/sluice" admin create-user --email "$EMAIL" --name Bench \
-	--data-dir "$TMP/data" --log-level warn >&2
-
-say "== logging in with curl and creating an API key"
-LOGIN_JSON=$(curl -sS --fail-with-body -c "$TMP/cookies.txt" -H 'Content-Type: application/json' \
-	--data-binary "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" "$BASE/api/v1/auth/login") ||
-	die "login failed: $LOGIN_JSON"
-CSRF=$(json_str csrf_token <<<"$LOGIN_JSON")
-[ -n "$CSRF" ] || die "no csrf_token in the login answer: $LOGIN_JSON"
-KEY_JSON=$(curl -sS --fail-with-body -b "$TMP/cookies.txt" -H 'Content-Type: application/json' \
-	-H "X-CSRF-Token: $CSRF" -H "Origin: $BASE" \
-	--data-binary '{"name":"bench","expires_in_days":1}' "$BASE/api/v1/me/api-keys") ||
-	die "creating an API key failed: $KEY_JSON"
-KEY=$(json_str token <<<"$KEY_JSON")
-[ -n "$KEY" ] || die "no token in the API key answer"
+bench_login
+bench_api_key bench
 
 ME_BODY=$(curl -sS --fail-with-body -H "Authorization: Bearer $KEY" "$BASE/api/v1/me") ||
 	die "GET /api/v1/me with the API key failed: $ME_BODY"

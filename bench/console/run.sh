@@ -70,10 +70,6 @@ api() {
 	printf '%s' "$out"
 }
 
-# wrk_*: figures from one wrk output file (status lines from get.lua).
-wrk_status() { awk -v s="$2:" '$1 == "status" && $2 == s {print $3; f=1} END {if (!f) print 0}' "$1"; }
-wrk_others() { awk '$1 == "status" && $2 != "200:" {printf "%s%s %s", sep, $2, $3; sep=", "}' "$1"; }
-
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k/1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b+0 > 0) printf "%.4f", a/b; else print "n/a"}'; }
 # ms DURATION: a wrk latency (e.g. 812.00us, 3.41ms, 1.02s) in ms.
@@ -128,16 +124,7 @@ say "    sluice $BASE (pid $SLUICE_PID)"
 
 # --- account, session -------------------------------------------------------
 
-EMAIL="bench@example.com"
-PASSWORD="Sv-$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-say "== creating $EMAIL with sluice admin create-user, logging in"
-printf '%s\n' "$PASSWORD" | "$TMP/bin/sluice" admin create-user --email "$EMAIL" --name Bench \
-	--data-dir "$TMP/data" --log-level warn >&2
-LOGIN_JSON=$(curl -sS --fail-with-body -c "$TMP/cookies.txt" -H 'Content-Type: application/json' \
-	--data-binary "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" "$BASE/api/v1/auth/login") ||
-	die "login failed: $LOGIN_JSON"
-CSRF=$(json_str csrf_token <<<"$LOGIN_JSON")
-[ -n "$CSRF" ] || die "no csrf_token in the login answer: $LOGIN_JSON"
+bench_login
 # The session cookie, as wrk sends it (the jar is in Netscape format: name
 # in the 6th field, value in the 7th; HttpOnly lines carry a prefix).
 COOKIE=$(awk -F'\t' '$6 == "sluice_session" {print $6 "=" $7}' "$TMP/cookies.txt")

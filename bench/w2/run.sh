@@ -65,10 +65,6 @@ api() {
 	printf '%s' "$out"
 }
 
-# wrk_*: figures from one wrk output file.
-wrk_status() { awk -v s="$2:" '$1 == "status" && $2 == s {print $3; f=1} END {if (!f) print 0}' "$1"; }
-wrk_others() { awk '$1 == "status" && $2 != "200:" {printf "%s%s %s", sep, $2, $3; sep=", "}' "$1"; }
-
 mib() { awk -v k="$1" 'BEGIN {printf "%.1f MiB", k/1024}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (a ~ /^[0-9.]+$/ && b ~ /^[0-9.]+$/ && b+0 > 0) printf "%.2f", a/b; else print "n/a"}'; }
 
@@ -125,22 +121,8 @@ say "    sluice $BASE (pid $SLUICE_PID), bare $BARE_URL"
 
 # --- account, API key, project, flow --------------------------------------------
 
-EMAIL="bench@example.com"
-PASSWORD="Sv-$(head -c 18 /dev/urandom | base64 | tr -dc 'A-Za-z0-9')"
-say "== creating $EMAIL with sluice admin create-user, logging in, creating an API key"
-printf '%s\n' "$PASSWORD" | "$TMP/bin/sluice" admin create-user --email "$EMAIL" --name Bench \
-	--data-dir "$TMP/data" --log-level warn >&2
-LOGIN_JSON=$(curl -sS --fail-with-body -c "$TMP/cookies.txt" -H 'Content-Type: application/json' \
-	--data-binary "{\"email\":\"$EMAIL\",\"password\":\"$PASSWORD\"}" "$BASE/api/v1/auth/login") ||
-	die "login failed: $LOGIN_JSON"
-CSRF=$(json_str csrf_token <<<"$LOGIN_JSON")
-[ -n "$CSRF" ] || die "no csrf_token in the login answer: $LOGIN_JSON"
-KEY_JSON=$(curl -sS --fail-with-body -b "$TMP/cookies.txt" -H 'Content-Type: application/json' \
-	-H "X-CSRF-Token: $CSRF" -H "Origin: $BASE" \
-	--data-binary '{"name":"w2","expires_in_days":1}' "$BASE/api/v1/me/api-keys") ||
-	die "creating an API key failed: $KEY_JSON"
-KEY=$(json_str token <<<"$KEY_JSON")
-[ -n "$KEY" ] || die "no token in the API key answer"
+bench_login
+bench_api_key w2
 
 say "== project W2, pipe calls, sync flow create-order (map, respond), enabled"
 PID_=$(api POST /api/v1/projects '{"name":"W2"}' | jq -er .id)
